@@ -30,9 +30,10 @@ SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 SAN_CFLAGS := $(SAN_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
 
 # The ring and filter engine, shared by the daemon and the library.
-CORE_SRCS := user/ring.c
-CORE_HDRS := include/watchq_abi.h user/ring.h
-UNIT_SRCS := tests/runner.c tests/test_abi.c tests/test_ring.c
+CORE_SRCS := user/ring.c user/filter.c
+CORE_HDRS := include/watchq_abi.h user/ring.h user/filter.h
+UNIT_SRCS := tests/runner.c tests/test_abi.c tests/test_ring.c \
+	     tests/test_filter.c
 TEST_HDRS := tests/test.h
 
 .DELETE_ON_ERROR:
