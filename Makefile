@@ -33,7 +33,7 @@ SAN_CFLAGS := $(SAN_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
 CORE_SRCS := user/ring.c user/filter.c
 CORE_HDRS := include/watchq_abi.h user/ring.h user/filter.h
 UNIT_SRCS := tests/runner.c tests/test_abi.c tests/test_ring.c \
-	     tests/test_filter.c
+	     tests/test_filter.c tests/test_stress.c
 TEST_HDRS := tests/test.h
 
 .DELETE_ON_ERROR:
