@@ -80,9 +80,9 @@ test-fuzz: $(OUT)/fuzz-ring
 	$(Q)tests/fuzz.sh $(OUT)/fuzz-ring $(OUT)/fuzz-corpus $(FUZZ_SECONDS)
 
 # Every suite, then one closing line over all of them.
-CHECK_SUITES := test-unit
+CHECK_SUITES := test-unit test-asan test-fuzz
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(OUT)/asan/test-unit $(OUT)/fuzz-ring
 	$(Q)tests/suites.sh $(foreach s,$(CHECK_SUITES),"$(MAKE) --no-print-directory $(s)")
 
 run:
