@@ -36,10 +36,18 @@ UNIT_SRCS := tests/runner.c tests/test_abi.c tests/test_ring.c \
 	     tests/test_filter.c tests/test_stress.c
 TEST_HDRS := tests/test.h
 
-.DELETE_ON_ERROR:
-.PHONY: all deps check test-unit test-asan test-fuzz run install clean
+# BPF: one x.bpf.c per source; each becomes x.bpf.o and a skeleton x.skel.h.
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+VMLINUX := vmlinux/$(ARCH)/vmlinux.h
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -Iinclude -Ibpf -Ivmlinux/$(ARCH)
 
-all: $(OUT)/test-unit
+.DELETE_ON_ERROR:
+.PHONY: all deps check test-unit test-asan test-fuzz run install clean vmlinux
+
+all: $(OUT)/test-unit $(BPF_SKELS)
 
 $(OUT) $(OUT)/asan:
 	$(Q)mkdir -p $@
@@ -65,6 +73,23 @@ $(OUT)/asan/test-unit: $(CORE_SRCS) $(UNIT_SRCS) $(CORE_HDRS) $(TEST_HDRS) | $(O
 $(OUT)/fuzz-ring: tests/fuzz_ring.c $(CORE_SRCS) $(CORE_HDRS) | $(OUT)
 	$(call msg,CLANG,$@)
 	$(Q)$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer tests/fuzz_ring.c $(CORE_SRCS) -o $@
+
+# BPF objects and skeletons (libbpf-bootstrap's steps).
+$(OUT)/%.tmp.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/watchq_abi.h $(VMLINUX) | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/%.bpf.o: $(OUT)/%.tmp.bpf.o
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# vmlinux.h from the running kernel's BTF; committed, with its version noted.
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
+	uname -r > vmlinux/$(ARCH)/VERSION
 
 # Missing Debian packages, installed with apt-get (silent when all present).
 deps:
