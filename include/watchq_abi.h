@@ -225,7 +225,11 @@ struct watchq_superblock_error_notification {
 };
 
 /* Every size and offset a consumer relies on, checked where it is built. */
+#ifdef __cplusplus
+#define WATCHQ__CHECK(what, cond) static_assert(cond, "watchq ABI: " what)
+#else
 #define WATCHQ__CHECK(what, cond) _Static_assert(cond, "watchq ABI: " what)
+#endif
 WATCHQ__CHECK("header is one slot", sizeof(struct watchq_notification) == 8);
 WATCHQ__CHECK("info is the second word",
 	      __builtin_offsetof(struct watchq_notification, info) == 4);
