@@ -5,6 +5,7 @@
  * Arguments, if any, select tests whose names contain one of them.
  * Exit status: 0 all passed or skipped, 1 a failure, 2 no test ran.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -61,7 +62,8 @@ static int run_one(const struct watchq_test *t, char *reason, size_t rlen)
 	pid_t pid;
 
 	reason[0] = '\0';
-	if (pipe(pipefd))
+	/* Close-on-exec: a daemon a test starts must not hold the pipe open. */
+	if (pipe2(pipefd, O_CLOEXEC))
 		return TEST_FAIL;
 	fflush(NULL);
 	pid = fork();
@@ -71,6 +73,7 @@ static int run_one(const struct watchq_test *t, char *reason, size_t rlen)
 		int rc;
 
 		close(pipefd[0]);
+		setpgid(0, 0);
 		alarm(t->timeout ? t->timeout : DEFAULT_TIMEOUT);
 		rc = t->fn();
 		if (rc == TEST_SKIP && write(pipefd[1], test_skip_reason,
@@ -85,6 +88,8 @@ static int run_one(const struct watchq_test *t, char *reason, size_t rlen)
 	close(pipefd[0]);
 	if (waitpid(pid, &status, 0) < 0)
 		return TEST_FAIL;
+	/* Whatever the test left running (a daemon it did not stop) goes. */
+	kill(-pid, SIGKILL);
 	if (WIFSIGNALED(status)) {
 		snprintf(reason, rlen, "%s", WTERMSIG(status) == SIGALRM ?
 			 "timed out" : strsignal(WTERMSIG(status)));
