@@ -33,8 +33,21 @@ SAN_CFLAGS := $(SAN_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
 CORE_SRCS := user/ring.c user/filter.c
 CORE_HDRS := include/watchq_abi.h user/ring.h user/filter.h
 UNIT_SRCS := tests/runner.c tests/test_abi.c tests/test_ring.c \
-	     tests/test_filter.c tests/test_stress.c
+	     tests/test_filter.c tests/test_stress.c tests/test_names.c
+UNIT_DEPS := $(CORE_SRCS) user/names.c
 TEST_HDRS := tests/test.h
+USER_HDRS := $(CORE_HDRS) user/proto.h user/names.h \
+	     include/watchq.h
+
+# The library: static, and shared with only its API exported.
+LIB_SRCS := user/lib.c $(CORE_SRCS)
+LIB_SONAME := libwatchq.so.1
+LIB_VERSION := 1.0.0
+DAEMON_SRCS := user/watchqd.c user/server.c user/queue.c user/keys.c \
+	       user/names.c $(CORE_SRCS)
+CLI_SRCS := user/watchq.c user/names.c
+HOST_SRCS := tests/runner.c tests/host.c $(wildcard tests/host_*.c)
+BPF_LIBS := -lbpf -lelf -lz
 
 # BPF: one x.bpf.c per source; each becomes x.bpf.o and a skeleton x.skel.h.
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -45,30 +58,67 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude -Ibpf -Ivmlinux/$(ARCH)
 
 .DELETE_ON_ERROR:
-.PHONY: all deps check test-unit test-asan test-fuzz run install clean vmlinux
+.PHONY: all deps check test-unit test-asan test-fuzz test-host run install clean vmlinux
 
-all: $(OUT)/test-unit $(BPF_SKELS)
+PROGS := $(OUT)/watchq
+LIBS := $(OUT)/libwatchq.a $(OUT)/$(LIB_SONAME) $(OUT)/libwatchq.pc
 
-$(OUT) $(OUT)/asan:
+all: $(PROGS) $(LIBS) $(OUT)/test-unit
+
+$(OUT) $(OUT)/asan $(OUT)/pic:
 	$(Q)mkdir -p $@
 
-$(OUT)/%.o: user/%.c $(CORE_HDRS) | $(OUT)
+$(OUT)/%.o: user/%.c $(USER_HDRS) | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(OUT)/tests/%.o: tests/%.c $(CORE_HDRS) $(TEST_HDRS)
+# keys.c includes its skeleton.
+$(OUT)/keys.o: $(OUT)/keys.skel.h
+
+$(OUT)/pic/%.o: user/%.c $(USER_HDRS) | $(OUT)/pic
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(OUT)/tests/%.o: tests/%.c $(USER_HDRS) $(TEST_HDRS)
 	$(Q)mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(OUT)/test-unit: $(patsubst user/%.c,$(OUT)/%.o,$(CORE_SRCS)) \
+$(OUT)/libwatchq.a: $(patsubst user/%.c,$(OUT)/%.o,$(LIB_SRCS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUT)/$(LIB_SONAME): $(patsubst user/%.c,$(OUT)/pic/%.o,$(LIB_SRCS)) user/libwatchq.map
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) \
+		-Wl,--version-script=user/libwatchq.map -Wl,-z,defs \
+		$(filter %.o,$^) -o $@
+	$(Q)ln -sf $(LIB_SONAME) $(OUT)/libwatchq.so
+
+$(OUT)/libwatchq.pc: user/libwatchq.pc.in Makefile | $(OUT)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIB_VERSION)|' $< > $@
+
+$(OUT)/watchqd: $(patsubst user/%.c,$(OUT)/%.o,$(DAEMON_SRCS))
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(BPF_LIBS)
+
+$(OUT)/watchq: $(patsubst user/%.c,$(OUT)/%.o,$(CLI_SRCS)) $(OUT)/libwatchq.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@
+
+$(OUT)/test-unit: $(patsubst user/%.c,$(OUT)/%.o,$(UNIT_DEPS)) \
 		  $(patsubst tests/%.c,$(OUT)/tests/%.o,$(UNIT_SRCS))
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ -lpthread
 
-$(OUT)/asan/test-unit: $(CORE_SRCS) $(UNIT_SRCS) $(CORE_HDRS) $(TEST_HDRS) | $(OUT)/asan
+$(OUT)/test-host: $(patsubst tests/%.c,$(OUT)/tests/%.o,$(HOST_SRCS)) \
+		  $(OUT)/names.o $(OUT)/libwatchq.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ -lpthread
+
+$(OUT)/asan/test-unit: $(UNIT_DEPS) $(UNIT_SRCS) $(USER_HDRS) $(TEST_HDRS) | $(OUT)/asan
 	$(call msg,CLANG,$@)
-	$(Q)$(CLANG) $(SAN_CFLAGS) $(CORE_SRCS) $(UNIT_SRCS) -o $@ -lpthread
+	$(Q)$(CLANG) $(SAN_CFLAGS) $(UNIT_DEPS) $(UNIT_SRCS) -o $@ -lpthread
 
 $(OUT)/fuzz-ring: tests/fuzz_ring.c $(CORE_SRCS) $(CORE_HDRS) | $(OUT)
 	$(call msg,CLANG,$@)
@@ -104,6 +154,10 @@ test-asan: $(OUT)/asan/test-unit
 test-fuzz: $(OUT)/fuzz-ring
 	$(Q)tests/fuzz.sh $(OUT)/fuzz-ring $(OUT)/fuzz-corpus $(FUZZ_SECONDS)
 
+# Root and real BPF on this kernel: the daemon, library and CLI end to end.
+test-host: $(PROGS) $(OUT)/test-host
+	$(Q)WATCHQ_BUILD=$(OUT) $(OUT)/test-host
+
 # Every suite, then one closing line over all of them.
 CHECK_SUITES := test-unit test-asan test-fuzz
 check: deps
@@ -113,6 +167,20 @@ check: deps
 run:
 	@echo "watchq: the loader daemon does not exist yet; 'make check' runs the tests." >&2
 	@exit 1
+
+install: $(PROGS) $(LIBS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3 \
+		$(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(OUT)/watchq $(DESTDIR)$(PREFIX)/bin/watchq
+	install -m 0644 $(OUT)/libwatchq.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(OUT)/$(LIB_SONAME) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(PREFIX)/lib/libwatchq.so
+	install -m 0644 $(OUT)/libwatchq.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 0644 include/watchq.h include/watchq_abi.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 man/watchq.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/libwatchq.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 
 clean:
 	rm -rf $(OUT)
