@@ -36,7 +36,7 @@ UNIT_SRCS := tests/runner.c tests/test_abi.c tests/test_ring.c \
 	     tests/test_filter.c tests/test_stress.c tests/test_names.c
 UNIT_DEPS := $(CORE_SRCS) user/names.c
 TEST_HDRS := tests/test.h
-USER_HDRS := $(CORE_HDRS) user/proto.h user/names.h \
+USER_HDRS := $(CORE_HDRS) user/proto.h user/names.h user/daemon.h user/keys.h \
 	     include/watchq.h
 
 # The library: static, and shared with only its API exported.
@@ -60,10 +60,10 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 .DELETE_ON_ERROR:
 .PHONY: all deps check test-unit test-asan test-fuzz test-host run install clean vmlinux
 
-PROGS := $(OUT)/watchq
+PROGS := $(OUT)/watchqd $(OUT)/watchq
 LIBS := $(OUT)/libwatchq.a $(OUT)/$(LIB_SONAME) $(OUT)/libwatchq.pc
 
-all: $(PROGS) $(LIBS) $(OUT)/test-unit
+all: $(PROGS) $(LIBS) $(OUT)/test-unit $(OUT)/test-host
 
 $(OUT) $(OUT)/asan $(OUT)/pic:
 	$(Q)mkdir -p $@
@@ -79,7 +79,7 @@ $(OUT)/pic/%.o: user/%.c $(USER_HDRS) | $(OUT)/pic
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
-$(OUT)/tests/%.o: tests/%.c $(USER_HDRS) $(TEST_HDRS)
+$(OUT)/tests/%.o: tests/%.c $(USER_HDRS) $(TEST_HDRS) tests/host.h
 	$(Q)mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -159,14 +159,15 @@ test-host: $(PROGS) $(OUT)/test-host
 	$(Q)WATCHQ_BUILD=$(OUT) $(OUT)/test-host
 
 # Every suite, then one closing line over all of them.
-CHECK_SUITES := test-unit test-asan test-fuzz
+CHECK_SUITES := test-unit test-asan test-fuzz test-host
 check: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUT)/asan/test-unit $(OUT)/fuzz-ring
 	$(Q)tests/suites.sh $(foreach s,$(CHECK_SUITES),"$(MAKE) --no-print-directory $(s)")
 
-run:
-	@echo "watchq: the loader daemon does not exist yet; 'make check' runs the tests." >&2
-	@exit 1
+# The loader, and a consumer of the invoking user's key events.
+run: deps
+	$(Q)$(MAKE) --no-print-directory $(PROGS)
+	$(Q)tools/run.sh $(OUT)
 
 install: $(PROGS) $(LIBS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
@@ -174,6 +175,7 @@ install: $(PROGS) $(LIBS)
 		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3 \
 		$(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(OUT)/watchq $(DESTDIR)$(PREFIX)/bin/watchq
+	install -m 0755 $(OUT)/watchqd $(DESTDIR)$(PREFIX)/sbin/watchqd
 	install -m 0644 $(OUT)/libwatchq.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(OUT)/$(LIB_SONAME) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(PREFIX)/lib/libwatchq.so
@@ -181,6 +183,7 @@ install: $(PROGS) $(LIBS)
 	install -m 0644 include/watchq.h include/watchq_abi.h $(DESTDIR)$(PREFIX)/include/
 	install -m 0644 man/watchq.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/libwatchq.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	install -m 0644 man/watchqd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
 	rm -rf $(OUT)

@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="make gcc clang llvm libclang-rt-14-dev libc6-dev pkg-config
-bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev"
+bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev keyutils"
 
 missing=
 for p in $PKGS; do

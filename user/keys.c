@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The key source's user half: pick the attach rung, load bpf/keys.bpf.c,
+ * keep its watch and prover maps current.  See keys.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <linux/keyctl.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "watchq_abi.h"
+#include "keys.h"
+#include "keys.skel.h"
+
+#ifndef TRACEFS_MAGIC
+#define TRACEFS_MAGIC	0x74726163
+#endif
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC	0xcafe4a11
+#endif
+
+/* The tree walk can miss during a concurrent rebalance: try again. */
+#define RESOLVE_TRIES	4
+
+struct watchq_keys {
+	struct keys_bpf *skel;
+	bool fentry;		/* rung 1 loaded */
+	bool lsm;		/* removals from LSM key_free (else fentry) */
+	bool kmem_attached;	/* the slab hooks, only while watching */
+	int verbose;
+};
+
+/* Mount @type at @path unless it is already there (libbpf finds tracepoint
+ * ids in tracefs; bpffs is where the daemon may pin). */
+static int ensure_mounted(const char *path, const char *type, long magic)
+{
+	struct statfs st;
+
+	if (!statfs(path, &st) && (long)st.f_type == magic)
+		return 0;
+	if (mount("nodev", path, type, 0, NULL) && errno != EBUSY) {
+		int err = -errno;
+
+		fprintf(stderr, "watchq keys: mount %s on %s: %s\n", type, path,
+			strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+/*
+ * [lo, hi) of the text symbol @name, or of all its compiler clones
+ * (name.constprop.0, ...) when @clones: the next higher address ends each.
+ * Text symbols are listed even without CONFIG_KALLSYMS_ALL.
+ */
+static int kallsyms_range(const char *name, bool clones, __u64 *lo, __u64 *hi)
+{
+	unsigned long long addr, start = 0;
+	char line[512], sym[256], type;
+	size_t len = strlen(name);
+	FILE *f;
+
+	f = fopen("/proc/kallsyms", "re");
+	if (!f)
+		return -errno;
+	*lo = *hi = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %c %255s", &addr, &type, sym) != 3)
+			continue;
+		if (start && addr > start) {
+			if (addr > *hi)
+				*hi = addr;
+			start = 0;
+		}
+		if ((type != 't' && type != 'T') || strncmp(sym, name, len) ||
+		    (sym[len] && !(clones && sym[len] == '.')))
+			continue;
+		start = addr;
+		if (!*lo || addr < *lo)
+			*lo = addr;
+	}
+	fclose(f);
+	return *lo && *hi > *lo ? 0 : -ENOENT;
+}
+
+/* "bpf" among the active LSMs: otherwise lsm/key_free attaches but never
+ * runs, so removals come from fentry on security_key_free instead. */
+static bool bpf_lsm_active(void)
+{
+	char buf[512] = "";
+	FILE *f = fopen("/sys/kernel/security/lsm", "re");
+
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	for (char *t = strtok(buf, ",\n"); t; t = strtok(NULL, ",\n"))
+		if (!strcmp(t, "bpf"))
+			return true;
+	return false;
+}
+
+static void set_fentry_rung(struct keys_bpf *skel, bool on, bool lsm)
+{
+	struct bpf_program *fentry[] = {
+		skel->progs.watchq_keys_fentry_link,
+		skel->progs.watchq_keys_fexit_unlink,
+		skel->progs.watchq_keys_fentry_revoke,
+		skel->progs.watchq_keys_fentry_invalidate,
+		skel->progs.watchq_keys_fexit_clear,
+		skel->progs.watchq_keys_fexit_update,
+	};
+
+	for (size_t i = 0; i < sizeof(fentry) / sizeof(fentry[0]); i++)
+		bpf_program__set_autoload(fentry[i], on);
+	bpf_program__set_autoload(skel->progs.watchq_keys_lsm_free, on && lsm);
+	bpf_program__set_autoload(skel->progs.watchq_keys_security_free,
+				  on && !lsm);
+	/* the fentry rung sees every destruction without the slab hook */
+	bpf_program__set_autoload(skel->progs.watchq_keys_slab_free, !on);
+}
+
+struct key_syms {
+	__u64 alloc_lo, alloc_hi, gc_lo, gc_hi;
+};
+
+static int find_syms(struct key_syms *s)
+{
+	__u64 lo, hi;
+	int err;
+
+	err = kallsyms_range("key_alloc", false, &s->alloc_lo, &s->alloc_hi);
+	if (err) {
+		fprintf(stderr, "watchq keys: key_alloc not in /proc/kallsyms\n");
+		return err;
+	}
+	/* key_gc_unused_keys() frees keys; it may be a clone or inlined
+	 * into key_garbage_collector(): cover whichever exist. */
+	s->gc_lo = s->gc_hi = 0;
+	if (!kallsyms_range("key_gc_unused_keys", true, &lo, &hi)) {
+		s->gc_lo = lo;
+		s->gc_hi = hi;
+	}
+	if (!kallsyms_range("key_garbage_collector", false, &lo, &hi)) {
+		if (!s->gc_lo || lo < s->gc_lo)
+			s->gc_lo = lo;
+		if (hi > s->gc_hi)
+			s->gc_hi = hi;
+	}
+	return 0;
+}
+
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+static int load_rung(struct watchq_keys *k, const struct watchq_keys_opts *o,
+		     const struct key_syms *syms, bool fentry)
+{
+	struct keys_bpf *skel;
+	int err;
+
+	skel = keys_bpf__open();
+	if (!skel)
+		return -errno;
+	skel->rodata->watchq_subtypes = o->subtypes ? o->subtypes : ~0U;
+	skel->rodata->watchq_key_alloc_lo = syms->alloc_lo;
+	skel->rodata->watchq_key_alloc_hi = syms->alloc_hi;
+	skel->rodata->watchq_key_gc_lo = syms->gc_lo;
+	skel->rodata->watchq_key_gc_hi = syms->gc_hi;
+	k->lsm = fentry && bpf_lsm_active();
+	set_fentry_rung(skel, fentry, k->lsm);
+	/* attached on demand, or never (the resolver is test-run) */
+	bpf_program__set_autoattach(skel->progs.watchq_keys_slab_alloc, false);
+	bpf_program__set_autoattach(skel->progs.watchq_keys_slab_free, false);
+	bpf_program__set_autoattach(skel->progs.watchq_keys_resolve, false);
+
+	/* a refused fentry rung is expected: keep its verifier log quiet */
+	if (fentry && !o->verbose) {
+		libbpf_print_fn_t old = libbpf_set_print(quiet_print);
+
+		err = keys_bpf__load(skel);
+		libbpf_set_print(old);
+	} else {
+		err = keys_bpf__load(skel);
+	}
+	if (!err)
+		err = keys_bpf__attach(skel);
+	if (err) {
+		if (!fentry || o->verbose)
+			fprintf(stderr, "watchq keys: %s rung: %s\n",
+				fentry ? "fentry" : "tracepoint", strerror(-err));
+		keys_bpf__destroy(skel);
+		return err;
+	}
+	k->skel = skel;
+	k->fentry = fentry;
+	return 0;
+}
+
+int watchq_keys_open(struct watchq_keys **out, const struct watchq_keys_opts *o)
+{
+	struct watchq_keys_opts none = {};
+	struct key_syms syms;
+	struct watchq_keys *k;
+	int err;
+
+	*out = NULL;
+	if (!o)
+		o = &none;
+	err = ensure_mounted("/sys/kernel/tracing", "tracefs", TRACEFS_MAGIC);
+	if (!err)
+		err = ensure_mounted("/sys/fs/bpf", "bpf", BPF_FS_MAGIC);
+	if (err)
+		return err;
+	err = find_syms(&syms);
+	if (err)
+		return err;
+	/*
+	 * The resolver climbs key_serial_tree from one of our own keys: the
+	 * user keyring register exists once @u has been looked up, and the
+	 * lookup does not touch this process's session.
+	 */
+	if (syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 1) < 0) {
+		err = -errno;
+		fprintf(stderr, "watchq keys: no user keyring: %s\n", strerror(errno));
+		return err;
+	}
+
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->verbose = o->verbose;
+	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
+
+	err = -EPERM;
+	if (!o->force_tracepoint)
+		err = load_rung(k, o, &syms, true);
+	if (err) {
+		if (!syms.gc_lo) {
+			fprintf(stderr, "watchq keys: tracepoint rung needs the key GC in /proc/kallsyms\n");
+			free(k);
+			return -ENOENT;
+		}
+		err = load_rung(k, o, &syms, false);
+	}
+	if (err) {
+		free(k);
+		return err;
+	}
+	if (o->verbose)
+		fprintf(stderr, "watchq keys: %s rung loaded\n", watchq_keys_rung(k));
+	*out = k;
+	return 0;
+}
+
+static void kmem_detach(struct watchq_keys *k)
+{
+	bpf_link__destroy(k->skel->links.watchq_keys_slab_alloc);
+	bpf_link__destroy(k->skel->links.watchq_keys_slab_free);
+	k->skel->links.watchq_keys_slab_alloc = NULL;
+	k->skel->links.watchq_keys_slab_free = NULL;
+	k->kmem_attached = false;
+}
+
+/* The slab hooks fire for every allocation in the system: attach them only
+ * while at least one key is watched. */
+static int kmem_attach(struct watchq_keys *k)
+{
+	struct bpf_link *l;
+
+	if (k->kmem_attached)
+		return 0;
+	l = bpf_program__attach(k->skel->progs.watchq_keys_slab_alloc);
+	if (!l)
+		goto err;
+	k->skel->links.watchq_keys_slab_alloc = l;
+	if (!k->fentry) {
+		l = bpf_program__attach(k->skel->progs.watchq_keys_slab_free);
+		if (!l)
+			goto err;
+		k->skel->links.watchq_keys_slab_free = l;
+	}
+	k->kmem_attached = true;
+	return 0;
+err:
+	{
+		int err = -errno;
+
+		fprintf(stderr, "watchq keys: attach slab hooks: %s\n", strerror(errno));
+		kmem_detach(k);
+		return err;
+	}
+}
+
+void watchq_keys_close(struct watchq_keys *k)
+{
+	if (!k)
+		return;
+	keys_bpf__destroy(k->skel);
+	free(k);
+}
+
+int watchq_keys_ringbuf_fd(const struct watchq_keys *k)
+{
+	return bpf_map__fd(k->skel->maps.watchq_rb);
+}
+
+__u64 watchq_keys_dropped(const struct watchq_keys *k)
+{
+	int n = libbpf_num_possible_cpus();
+	__u32 zero = 0;
+	__u64 sum = 0;
+	__u64 *v;
+
+	if (n <= 0)
+		return 0;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(k->skel->maps.watchq_dropped), &zero, v))
+		for (int i = 0; i < n; i++)
+			sum += v[i];
+	free(v);
+	return sum;
+}
+
+const char *watchq_keys_rung(const struct watchq_keys *k)
+{
+	return k->fentry ? "fentry" : "tracepoint";
+}
+
+void watchq_keys_describe(const struct watchq_keys *k, FILE *f)
+{
+	fprintf(f, "keys: %s rung%s\n", watchq_keys_rung(k),
+		k->fentry ? (k->lsm ? " (removals: LSM key_free)" :
+			     " (removals: fentry security_key_free)") :
+			    " (syscall tracepoints + tp_btf kmem_cache_alloc/free)");
+	fprintf(f,
+		"  key syscalls (add_key, request_key, keyctl): every keys.md row, records\n"
+		"    posted at syscall exit; within one task the order is exact\n"
+		"  not exact: two tasks changing one key at once may come out in another order\n"
+		"    than the kernel's; a call that posted and then failed (ENOMEM, link\n"
+		"    failure after instantiation) posts nothing here\n"
+		"  not seen: 32-bit (compat) key syscalls; INSTANTIATED on keys born in the\n"
+		"    same call (nobody can watch them yet)\n"
+		"  request_key racing another construction of the same key links into an\n"
+		"    explicit destination only (not the default keyring)\n"
+		"  @u/@us resolution: up to 128 users per user namespace register\n"
+		"  a watch set while an add_key/request_key is in flight may miss that call\n");
+	if (k->fentry)
+		fprintf(f,
+			"  kernel-originated changes: LINKED, UNLINKED, REVOKED, INVALIDATED,\n"
+			"    CLEARED, UPDATED are seen; INSTANTIATED and SETATTR made by the kernel\n"
+			"    itself (in-kernel request_key helpers, key type code) are not\n"
+			"  removals: every destroyed key, at destruction\n");
+	else
+		fprintf(f,
+			"  kernel-originated changes (in-kernel request_key, kernel revoke/\n"
+			"    invalidate, key type removal): not seen, only their destruction\n"
+			"  removals: keys freed by the key garbage collector (all of them),\n"
+			"    found by its call site in /proc/kallsyms\n");
+}
+
+int watchq_keys_add_prover(struct watchq_keys *k, pid_t tgid)
+{
+	__u32 key = tgid;
+	__u8 one = 1;
+
+	if (bpf_map_update_elem(bpf_map__fd(k->skel->maps.provers), &key, &one, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+void watchq_keys_del_prover(struct watchq_keys *k, pid_t tgid)
+{
+	__u32 key = tgid;
+
+	bpf_map_delete_elem(bpf_map__fd(k->skel->maps.provers), &key);
+}
+
+/* Must match struct keys_proof in keys.bpf.c. */
+struct keys_proof {
+	__u32 tgid;
+	__s32 serial;
+};
+
+int watchq_keys_check_view(struct watchq_keys *k, pid_t tgid, __s32 serial)
+{
+	struct keys_proof p = { .tgid = tgid, .serial = serial };
+	int fd = bpf_map__fd(k->skel->maps.proofs);
+	__s32 ret;
+
+	if (bpf_map_lookup_and_delete_elem(fd, &p, &ret)) {
+		/* LRU maps have no lookup_and_delete before 5.14 */
+		if (errno == ENOENT || bpf_map_lookup_elem(fd, &p, &ret))
+			return -EACCES;
+		bpf_map_delete_elem(fd, &p);
+	}
+	return ret;
+}
+
+int watchq_keys_watch(struct watchq_keys *k, __s32 serial)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	__u64 args[1] = { (__u32)serial };
+	int fd = bpf_program__fd(k->skel->progs.watchq_keys_resolve);
+	int err, i;
+
+	if (serial <= 0)
+		return -EINVAL;
+	opts.ctx_in = args;
+	opts.ctx_size_in = sizeof(args);
+	for (i = 0; i < RESOLVE_TRIES; i++) {
+		err = bpf_prog_test_run_opts(fd, &opts);
+		if (err)
+			return -errno;
+		if (!opts.retval)
+			break;
+	}
+	if (opts.retval)
+		return -ENOKEY;
+	return kmem_attach(k);
+}
+
+int watchq_keys_unwatch(struct watchq_keys *k, __s32 serial)
+{
+	int wfd = bpf_map__fd(k->skel->maps.watched);
+	int pfd = bpf_map__fd(k->skel->maps.watched_ptr);
+	int ofd = bpf_map__fd(k->skel->maps.once);
+	__u32 key = serial, next;
+	__u64 ptr, once;
+
+	/* The BPF side drops the entry itself when the key is destroyed. */
+	if (!bpf_map_lookup_elem(wfd, &key, &ptr)) {
+		bpf_map_delete_elem(wfd, &key);
+		bpf_map_delete_elem(pfd, &ptr);
+		once = (__u64)WATCHQ_NOTIFY_KEY_REVOKED << 32 | key;
+		bpf_map_delete_elem(ofd, &once);
+		once = (__u64)WATCHQ_NOTIFY_KEY_INVALIDATED << 32 | key;
+		bpf_map_delete_elem(ofd, &once);
+	}
+	if (k->kmem_attached && bpf_map_get_next_key(wfd, NULL, &next) &&
+	    errno == ENOENT)
+		kmem_detach(k);
+	return 0;
+}
