@@ -37,14 +37,14 @@ UNIT_SRCS := tests/runner.c tests/test_abi.c tests/test_ring.c \
 UNIT_DEPS := $(CORE_SRCS) user/names.c
 TEST_HDRS := tests/test.h
 USER_HDRS := $(CORE_HDRS) user/proto.h user/names.h user/daemon.h user/keys.h \
-	     include/watchq.h
+	     user/block.h user/bpfsrc.h bpf/block.h include/watchq.h
 
 # The library: static, and shared with only its API exported.
 LIB_SRCS := user/lib.c $(CORE_SRCS)
 LIB_SONAME := libwatchq.so.1
 LIB_VERSION := 1.0.0
 DAEMON_SRCS := user/watchqd.c user/server.c user/queue.c user/keys.c \
-	       user/names.c $(CORE_SRCS)
+	       user/block.c user/bpfsrc.c user/names.c $(CORE_SRCS)
 CLI_SRCS := user/watchq.c user/names.c
 HOST_SRCS := tests/runner.c tests/host.c $(wildcard tests/host_*.c)
 BPF_LIBS := -lbpf -lelf -lz
@@ -72,8 +72,9 @@ $(OUT)/%.o: user/%.c $(USER_HDRS) | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-# keys.c includes its skeleton.
+# Each source's user half includes its skeleton.
 $(OUT)/keys.o: $(OUT)/keys.skel.h
+$(OUT)/block.o: $(OUT)/block.skel.h
 
 $(OUT)/pic/%.o: user/%.c $(USER_HDRS) | $(OUT)/pic
 	$(call msg,CC,$@)
@@ -116,6 +117,12 @@ $(OUT)/test-host: $(patsubst tests/%.c,$(OUT)/tests/%.o,$(HOST_SRCS)) \
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ -lpthread
 
+# A FUSE file that fails I/O in a range: bad sectors for the block tests.
+$(OUT)/failfs: tests/failfs.c | $(OUT)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $$(pkg-config --cflags fuse3) $< -o $@ \
+		$$(pkg-config --libs fuse3)
+
 $(OUT)/asan/test-unit: $(UNIT_DEPS) $(UNIT_SRCS) $(USER_HDRS) $(TEST_HDRS) | $(OUT)/asan
 	$(call msg,CLANG,$@)
 	$(Q)$(CLANG) $(SAN_CFLAGS) $(UNIT_DEPS) $(UNIT_SRCS) -o $@ -lpthread
@@ -155,7 +162,7 @@ test-fuzz: $(OUT)/fuzz-ring
 	$(Q)tests/fuzz.sh $(OUT)/fuzz-ring $(OUT)/fuzz-corpus $(FUZZ_SECONDS)
 
 # Root and real BPF on this kernel: the daemon, library and CLI end to end.
-test-host: $(PROGS) $(OUT)/test-host
+test-host: $(PROGS) $(OUT)/test-host $(OUT)/failfs
 	$(Q)WATCHQ_BUILD=$(OUT) $(OUT)/test-host
 
 # Every suite, then one closing line over all of them.

@@ -4,7 +4,8 @@
 set -eu
 
 PKGS="make gcc clang llvm libclang-rt-14-dev libc6-dev pkg-config
-bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev keyutils"
+bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev keyutils
+libfuse3-dev fuse3"
 
 missing=
 for p in $PKGS; do

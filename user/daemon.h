@@ -11,6 +11,7 @@
 #include "ring.h"
 
 struct watchq_keys;
+struct watchq_block;
 
 struct wqd_opts {
 	const char *socket_path;
@@ -23,6 +24,7 @@ struct wqd_opts {
 	bool force_tracepoint;
 	__u32 subtypes[WATCHQ_TYPE___NR]; /* global filter, bit n = subtype n */
 	bool enable_keys;
+	bool enable_block;
 	int verbose;
 };
 
@@ -71,13 +73,17 @@ struct wqd_watch {
 };
 
 #define WQD_WATCH_BUCKETS 1024
+/* BPF sources: keys, block (watchqd.c's table). */
+#define WQD_SOURCES 2
 
 struct wqd {
 	struct wqd_opts opts;
 	int epfd, listen_fd, signal_fd;
-	struct watchq_keys *keys;
-	struct ring_buffer *rb;
-	__u64 keys_dropped;		/* BPF-side drops already accounted */
+	struct watchq_keys *keys;	/* each source NULL when not enabled */
+	struct watchq_block *block;
+	struct ring_buffer *rb;		/* every source's BPF ring buffer */
+	__u64 dropped[WQD_SOURCES];	/* BPF-side drops already accounted */
+	unsigned int device_watches;	/* the block source runs while > 0 */
 	struct wqd_client *clients;
 	struct wqd_user *users;
 	struct wqd_watch *buckets[WQD_WATCH_BUCKETS];

@@ -9,25 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/vfs.h>
 #include <linux/keyctl.h>
-#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "watchq_abi.h"
+#include "bpfsrc.h"
 #include "keys.h"
 #include "keys.skel.h"
-
-#ifndef TRACEFS_MAGIC
-#define TRACEFS_MAGIC	0x74726163
-#endif
-#ifndef BPF_FS_MAGIC
-#define BPF_FS_MAGIC	0xcafe4a11
-#endif
 
 /* The tree walk can miss during a concurrent rebalance: try again. */
 #define RESOLVE_TRIES	4
@@ -39,59 +30,6 @@ struct watchq_keys {
 	bool kmem_attached;	/* the slab hooks, only while watching */
 	int verbose;
 };
-
-/* Mount @type at @path unless it is already there (libbpf finds tracepoint
- * ids in tracefs; bpffs is where the daemon may pin). */
-static int ensure_mounted(const char *path, const char *type, long magic)
-{
-	struct statfs st;
-
-	if (!statfs(path, &st) && (long)st.f_type == magic)
-		return 0;
-	if (mount("nodev", path, type, 0, NULL) && errno != EBUSY) {
-		int err = -errno;
-
-		fprintf(stderr, "watchq keys: mount %s on %s: %s\n", type, path,
-			strerror(errno));
-		return err;
-	}
-	return 0;
-}
-
-/*
- * [lo, hi) of the text symbol @name, or of all its compiler clones
- * (name.constprop.0, ...) when @clones: the next higher address ends each.
- * Text symbols are listed even without CONFIG_KALLSYMS_ALL.
- */
-static int kallsyms_range(const char *name, bool clones, __u64 *lo, __u64 *hi)
-{
-	unsigned long long addr, start = 0;
-	char line[512], sym[256], type;
-	size_t len = strlen(name);
-	FILE *f;
-
-	f = fopen("/proc/kallsyms", "re");
-	if (!f)
-		return -errno;
-	*lo = *hi = 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%llx %c %255s", &addr, &type, sym) != 3)
-			continue;
-		if (start && addr > start) {
-			if (addr > *hi)
-				*hi = addr;
-			start = 0;
-		}
-		if ((type != 't' && type != 'T') || strncmp(sym, name, len) ||
-		    (sym[len] && !(clones && sym[len] == '.')))
-			continue;
-		start = addr;
-		if (!*lo || addr < *lo)
-			*lo = addr;
-	}
-	fclose(f);
-	return *lo && *hi > *lo ? 0 : -ENOENT;
-}
 
 /* "bpf" among the active LSMs: otherwise lsm/key_free attaches but never
  * runs, so removals come from fentry on security_key_free instead. */
@@ -140,7 +78,7 @@ static int find_syms(struct key_syms *s)
 	__u64 lo, hi;
 	int err;
 
-	err = kallsyms_range("key_alloc", false, &s->alloc_lo, &s->alloc_hi);
+	err = watchq_kallsyms_range("key_alloc", false, &s->alloc_lo, &s->alloc_hi);
 	if (err) {
 		fprintf(stderr, "watchq keys: key_alloc not in /proc/kallsyms\n");
 		return err;
@@ -148,24 +86,16 @@ static int find_syms(struct key_syms *s)
 	/* key_gc_unused_keys() frees keys; it may be a clone or inlined
 	 * into key_garbage_collector(): cover whichever exist. */
 	s->gc_lo = s->gc_hi = 0;
-	if (!kallsyms_range("key_gc_unused_keys", true, &lo, &hi)) {
+	if (!watchq_kallsyms_range("key_gc_unused_keys", true, &lo, &hi)) {
 		s->gc_lo = lo;
 		s->gc_hi = hi;
 	}
-	if (!kallsyms_range("key_garbage_collector", false, &lo, &hi)) {
+	if (!watchq_kallsyms_range("key_garbage_collector", false, &lo, &hi)) {
 		if (!s->gc_lo || lo < s->gc_lo)
 			s->gc_lo = lo;
 		if (hi > s->gc_hi)
 			s->gc_hi = hi;
 	}
-	return 0;
-}
-
-static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
 	return 0;
 }
 
@@ -192,7 +122,7 @@ static int load_rung(struct watchq_keys *k, const struct watchq_keys_opts *o,
 
 	/* a refused fentry rung is expected: keep its verifier log quiet */
 	if (fentry && !o->verbose) {
-		libbpf_print_fn_t old = libbpf_set_print(quiet_print);
+		libbpf_print_fn_t old = libbpf_set_print(watchq_quiet_print);
 
 		err = keys_bpf__load(skel);
 		libbpf_set_print(old);
@@ -223,9 +153,7 @@ int watchq_keys_open(struct watchq_keys **out, const struct watchq_keys_opts *o)
 	*out = NULL;
 	if (!o)
 		o = &none;
-	err = ensure_mounted("/sys/kernel/tracing", "tracefs", TRACEFS_MAGIC);
-	if (!err)
-		err = ensure_mounted("/sys/fs/bpf", "bpf", BPF_FS_MAGIC);
+	err = watchq_mount_bpf_fs("keys");
 	if (err)
 		return err;
 	err = find_syms(&syms);
@@ -323,21 +251,7 @@ int watchq_keys_ringbuf_fd(const struct watchq_keys *k)
 
 __u64 watchq_keys_dropped(const struct watchq_keys *k)
 {
-	int n = libbpf_num_possible_cpus();
-	__u32 zero = 0;
-	__u64 sum = 0;
-	__u64 *v;
-
-	if (n <= 0)
-		return 0;
-	v = calloc(n, sizeof(*v));
-	if (!v)
-		return 0;
-	if (!bpf_map_lookup_elem(bpf_map__fd(k->skel->maps.watchq_dropped), &zero, v))
-		for (int i = 0; i < n; i++)
-			sum += v[i];
-	free(v);
-	return sum;
+	return watchq_percpu_sum(k->skel->maps.watchq_dropped);
 }
 
 const char *watchq_keys_rung(const struct watchq_keys *k)

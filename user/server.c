@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "block.h"
 #include "keys.h"
 
 #define MAX_FDS 4
@@ -211,6 +212,8 @@ void wqd_drop_watch(struct wqd *d, struct wqd_watch *w)
 	if (w->kind == WATCHQ_WATCH_KEY && d->keys &&
 	    !object_watched(d, w->kind, w->object))
 		watchq_keys_unwatch(d->keys, (__s32)w->object);
+	if (w->kind == WATCHQ_WATCH_DEVICES && !--d->device_watches)
+		watchq_block_enable(d->block, false);
 	free(w);
 }
 
@@ -372,9 +375,17 @@ static int watch_object(struct wqd *d, struct wqd_client *c,
 		}
 		*object = (__u64)m->id;
 		return 0;
+	case WATCHQ_WATCH_DEVICES:
+		if (m->id)
+			return -EINVAL;
+		if (!c->privileged)
+			return -EPERM;
+		if (!d->block)
+			return -EOPNOTSUPP;
+		*object = 0;
+		return 0;
 	case WATCHQ_WATCH_MOUNT:
 	case WATCHQ_WATCH_SB:
-	case WATCHQ_WATCH_DEVICES:
 		if (m->kind != WATCHQ_WATCH_MOUNT && !c->privileged)
 			return -EPERM;
 		/* Their sources do not exist yet. */
@@ -424,6 +435,9 @@ static int op_watch(struct wqd *d, struct wqd_client *c, const void *body,
 			return err;
 		}
 	}
+	/* The block programs return at once while nobody watches devices. */
+	if (m.kind == WATCHQ_WATCH_DEVICES && !d->device_watches++)
+		watchq_block_enable(d->block, true);
 	w->kind = m.kind;
 	w->object = object;
 	w->watch_id = (__u8)m.watch_id;

@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "daemon.h"
+#include "block.h"
 #include "keys.h"
 #include "names.h"
 
@@ -29,7 +30,8 @@ static const char usage[] =
 "Usage: watchqd [OPTION]...\n"
 "Load watchq's BPF sources and serve notification queues to consumers.\n"
 "\n"
-"  -s, --sources LIST       sources to enable, comma-separated (default: keys)\n"
+"  -s, --sources LIST       sources to enable, comma-separated: keys, block, all\n"
+"                           (default: all)\n"
 "  -f, --filter SPEC        only produce TYPE[:SUBTYPE,...] records of that type\n"
 "                           (repeatable; applied in BPF; removals always pass)\n"
 "  -S, --socket PATH        listen on PATH (default: $WATCHQ_SOCKET, else\n"
@@ -92,16 +94,19 @@ static int parse_sources(struct wqd_opts *o, const char *list)
 
 	if (!copy)
 		return -ENOMEM;
-	o->enable_keys = false;
+	o->enable_keys = o->enable_block = false;
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(tok, "keys") || !strcmp(tok, "key") || !strcmp(tok, "all")) {
+		if (!strcmp(tok, "keys") || !strcmp(tok, "key")) {
 			o->enable_keys = true;
-		} else if (!strcmp(tok, "mount") || !strcmp(tok, "sb") ||
-			   !strcmp(tok, "block")) {
+		} else if (!strcmp(tok, "block") || !strcmp(tok, "devices")) {
+			o->enable_block = true;
+		} else if (!strcmp(tok, "all")) {
+			o->enable_keys = o->enable_block = true;
+		} else if (!strcmp(tok, "mount") || !strcmp(tok, "sb")) {
 			fprintf(stderr, "watchqd: source '%s' is not implemented yet\n", tok);
 			err = -EOPNOTSUPP;
 		} else {
-			fprintf(stderr, "watchqd: unknown source '%s' (keys)\n", tok);
+			fprintf(stderr, "watchqd: unknown source '%s' (keys, block, all)\n", tok);
 			err = -EINVAL;
 		}
 	}
@@ -170,7 +175,7 @@ static int parse_args(struct wqd_opts *o, bool *probe, int argc, char **argv)
 	o->max_queues = 64;
 	o->max_watches = 1024;
 	o->max_user_pages = 1024;
-	o->enable_keys = true;
+	o->enable_keys = o->enable_block = true;
 	for (i = 0; i < WATCHQ_TYPE___NR; i++)
 		o->subtypes[i] = ~0u;
 
@@ -230,19 +235,17 @@ static int parse_args(struct wqd_opts *o, bool *probe, int argc, char **argv)
 		fprintf(stderr, "watchqd: unexpected argument '%s'\n", argv[optind]);
 		err = -EINVAL;
 	}
-	if (!err && !o->enable_keys) {
+	if (!err && !o->enable_keys && !o->enable_block) {
 		fprintf(stderr, "watchqd: no source enabled\n");
 		err = -EINVAL;
 	}
 	return err;
 }
 
-/* Records from the key source: fan out by key, or end the watches of a key
- * the kernel destroyed. */
-static int on_key_record(void *ctx, void *data, size_t size)
+/* The record's length in slots if @size holds it whole, else 0. */
+static __u32 record_len(struct wqd *d, const void *data, size_t size)
 {
 	const struct watchq_notification *n = data;
-	struct wqd *d = ctx;
 	__u32 len;
 
 	if (size < sizeof(*n))
@@ -254,6 +257,16 @@ static int on_key_record(void *ctx, void *data, size_t size)
 	if (d->opts.verbose >= 2)
 		fprintf(stderr, "watchqd: bpf: type %u subtype %u info %#x\n",
 			n->type, n->subtype, n->info);
+	return len;
+}
+
+/* Records from the key source: fan out by key, or end the watches of a key
+ * the kernel destroyed. */
+static int on_keys_record(void *ctx, void *data, size_t size)
+{
+	const struct watchq_notification *n = data;
+	struct wqd *d = ctx;
+	__u32 len = record_len(d, data, size);
 
 	if (n->type == WATCHQ_TYPE_KEY_NOTIFY && len >= 2) {
 		const struct watchq_key_notification *k = data;
@@ -276,23 +289,78 @@ static int on_key_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Records the BPF side could not queue: every queue that might have wanted
+/* Records from the block source: every devices watch gets each. */
+static int on_block_record(void *ctx, void *data, size_t size)
+{
+	struct watchq_block_notification b;
+	struct wqd *d = ctx;
+
+	if (record_len(d, data, size) != 3 ||
+	    ((struct watchq_notification *)data)->type != WATCHQ_TYPE_BLOCK_NOTIFY)
+		return 0;
+	/* the ring buffer's pages are read-only: accept() may edit a copy */
+	memcpy(&b, data, sizeof(b));
+	if (watchq_block_accept(d->block, &b))
+		wqd_fan_out(d, WATCHQ_WATCH_DEVICES, 0, &b.watch);
+	return 0;
+}
+
+/* The BPF sources, in the order of d->dropped[]: what the event loop and
+ * --probe need from each. */
+#define SOURCE(x, kind) {						\
+	.name = #x,							\
+	.watch_kind = kind,						\
+	.on_record = on_##x##_record,					\
+	.loaded = x##_loaded,						\
+	.ringbuf_fd = x##_ringbuf_fd,					\
+	.dropped = x##_dropped,						\
+	.rung = x##_rung,						\
+	.describe = x##_describe,					\
+}
+#define SOURCE_OPS(x)							\
+static bool x##_loaded(const struct wqd *d) { return d->x; }		\
+static int x##_ringbuf_fd(const struct wqd *d)				\
+{ return watchq_##x##_ringbuf_fd(d->x); }				\
+static __u64 x##_dropped(const struct wqd *d)				\
+{ return watchq_##x##_dropped(d->x); }					\
+static const char *x##_rung(const struct wqd *d)			\
+{ return watchq_##x##_rung(d->x); }					\
+static void x##_describe(const struct wqd *d, FILE *f)			\
+{ watchq_##x##_describe(d->x, f); }
+SOURCE_OPS(keys)
+SOURCE_OPS(block)
+
+static const struct source {
+	const char *name;
+	__u32 watch_kind;	/* its losses concern queues with such a watch */
+	ring_buffer_sample_fn on_record;
+	bool (*loaded)(const struct wqd *d);
+	int (*ringbuf_fd)(const struct wqd *d);
+	__u64 (*dropped)(const struct wqd *d);
+	const char *(*rung)(const struct wqd *d);
+	void (*describe)(const struct wqd *d, FILE *f);
+} sources[WQD_SOURCES] = {
+	SOURCE(keys, WATCHQ_WATCH_KEY),
+	SOURCE(block, WATCHQ_WATCH_DEVICES),
+};
+
+/* Records a BPF source could not queue: every queue that might have wanted
  * one is told, so no loss goes unflagged. */
-static void account_bpf_drops(struct wqd *d)
+static void account_bpf_drops(struct wqd *d, const struct source *s, __u64 *seen)
 {
 	struct wqd_client *c;
-	__u64 dropped = watchq_keys_dropped(d->keys), delta;
+	__u64 dropped = s->dropped(d), delta;
 
-	if (dropped <= d->keys_dropped)
+	if (dropped <= *seen)
 		return;
-	delta = dropped - d->keys_dropped;
-	d->keys_dropped = dropped;
-	fprintf(stderr, "watchqd: keys: BPF ring buffer full: %llu records lost\n",
-		(unsigned long long)delta);
+	delta = dropped - *seen;
+	*seen = dropped;
+	fprintf(stderr, "watchqd: %s: BPF ring buffer full: %llu records lost\n",
+		s->name, (unsigned long long)delta);
 	for (c = d->clients; c; c = c->next) {
 		struct wqd_watch *w;
 
-		for (w = c->watches; w && w->kind != WATCHQ_WATCH_KEY; w = w->client_next)
+		for (w = c->watches; w && w->kind != s->watch_kind; w = w->client_next)
 			;
 		if (w) {
 			watchq_producer_mark_lost(&c->q->prod);
@@ -307,7 +375,9 @@ void wqd_drain(struct wqd *d)
 
 	if (err < 0 && err != -EINTR)
 		fprintf(stderr, "watchqd: ring buffer: %s\n", strerror(-err));
-	account_bpf_drops(d);
+	for (int i = 0; i < WQD_SOURCES; i++)
+		if (sources[i].loaded(d))
+			account_bpf_drops(d, &sources[i], &d->dropped[i]);
 	wqd_flush_wakes(d);
 }
 
@@ -381,9 +451,10 @@ static bool bpf_available(void)
 int main(int argc, char **argv)
 {
 	struct watchq_keys_opts ko = { 0 };
+	struct watchq_block_opts bo = { 0 };
 	struct wqd *d = calloc(1, sizeof(*d));
 	bool probe = false;
-	int err, rc = 1;
+	int err, rc = 1, i;
 
 	if (!d)
 		return 1;
@@ -420,25 +491,49 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	bo.force_tracepoint = d->opts.force_tracepoint;
+	bo.subtypes = d->opts.subtypes[WATCHQ_TYPE_BLOCK_NOTIFY];
+	bo.verbose = d->opts.verbose;
+	if (d->opts.enable_block) {
+		err = watchq_block_open(&d->block, &bo);
+		if (err) {
+			fprintf(stderr, "watchqd: block: cannot load: %s\n", strerror(-err));
+			goto out;
+		}
+	}
 	if (probe) {
-		watchq_keys_describe(d->keys, stdout);
+		for (i = 0; i < WQD_SOURCES; i++)
+			if (sources[i].loaded(d))
+				sources[i].describe(d, stdout);
+			else
+				printf("%s: not enabled (--sources)\n", sources[i].name);
 		printf("mount: not available (not implemented yet)\n"
-		       "sb: not available (not implemented yet)\n"
-		       "block: not available (not implemented yet)\n");
+		       "sb: not available (not implemented yet)\n");
 		rc = 0;
 		goto out;
 	}
 
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
-	d->rb = ring_buffer__new(watchq_keys_ringbuf_fd(d->keys), on_key_record, d, NULL);
-	if (d->epfd < 0 || !d->rb || setup_signals(d) ||
+	/* One libbpf ring buffer polls every source's BPF ring buffer. */
+	for (i = 0, err = 0; i < WQD_SOURCES && !err; i++) {
+		const struct source *s = &sources[i];
+
+		if (!s->loaded(d))
+			continue;
+		if (!d->rb)
+			err = (d->rb = ring_buffer__new(s->ringbuf_fd(d), s->on_record,
+							d, NULL)) ? 0 : -errno;
+		else
+			err = ring_buffer__add(d->rb, s->ringbuf_fd(d), s->on_record, d);
+		fprintf(stderr, "watchqd: %s: %s rung\n", s->name, s->rung(d));
+	}
+	if (err || d->epfd < 0 || setup_signals(d) ||
 	    epoll_add(d, d->listen_fd, &d->listen_fd) ||
 	    epoll_add(d, d->signal_fd, &d->signal_fd) ||
 	    epoll_add(d, ring_buffer__epoll_fd(d->rb), &d->rb)) {
 		fprintf(stderr, "watchqd: cannot set up the event loop: %s\n", strerror(errno));
 		goto out;
 	}
-	fprintf(stderr, "watchqd: keys: %s rung\n", watchq_keys_rung(d->keys));
 	fprintf(stderr, "watchqd: listening on %s\n", d->opts.socket_path);
 	err = serve(d);
 	if (err)
@@ -455,6 +550,8 @@ out:
 	ring_buffer__free(d->rb);
 	if (d->keys)
 		watchq_keys_close(d->keys);
+	if (d->block)
+		watchq_block_close(d->block);
 	if (d->epfd >= 0)
 		close(d->epfd);
 	if (d->signal_fd >= 0)
