@@ -57,7 +57,6 @@ static void set_fentry_rung(struct keys_bpf *skel, bool on, bool lsm)
 		skel->progs.watchq_keys_fentry_revoke,
 		skel->progs.watchq_keys_fentry_invalidate,
 		skel->progs.watchq_keys_fexit_clear,
-		skel->progs.watchq_keys_fexit_update,
 	};
 
 	for (size_t i = 0; i < sizeof(fentry) / sizeof(fentry[0]); i++)
@@ -264,7 +263,7 @@ void watchq_keys_describe(const struct watchq_keys *k, FILE *f)
 	fprintf(f, "keys: %s rung%s\n", watchq_keys_rung(k),
 		k->fentry ? (k->lsm ? " (removals: LSM key_free)" :
 			     " (removals: fentry security_key_free)") :
-			    " (syscall tracepoints + tp_btf kmem_cache_alloc/free)");
+			    " (syscall tracepoints + raw kmem_cache_alloc/free tracepoints)");
 	fprintf(f,
 		"  key syscalls (add_key, request_key, keyctl): every keys.md row, records\n"
 		"    posted at syscall exit; within one task the order is exact\n"
@@ -279,9 +278,9 @@ void watchq_keys_describe(const struct watchq_keys *k, FILE *f)
 		"  a watch set while an add_key/request_key is in flight may miss that call\n");
 	if (k->fentry)
 		fprintf(f,
-			"  kernel-originated changes: LINKED, UNLINKED, REVOKED, INVALIDATED,\n"
-			"    CLEARED, UPDATED are seen; INSTANTIATED and SETATTR made by the kernel\n"
-			"    itself (in-kernel request_key helpers, key type code) are not\n"
+			"  kernel-originated changes: LINKED, UNLINKED, REVOKED, INVALIDATED and\n"
+			"    CLEARED are seen; INSTANTIATED, UPDATED and SETATTR made by the\n"
+			"    kernel itself (in-kernel request_key helpers, key type code) are not\n"
 			"  removals: every destroyed key, at destruction\n");
 	else
 		fprintf(f,
