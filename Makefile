@@ -165,10 +165,14 @@ test-fuzz: $(OUT)/fuzz-ring
 test-host: $(PROGS) $(OUT)/test-host $(OUT)/failfs
 	$(Q)WATCHQ_BUILD=$(OUT) $(OUT)/test-host
 
+# The BPF selftests in a Debian 6.1 guest (fentry/LSM rungs, CO-RE).
+include tests/qemu/qemu.mk
+
 # Every suite, then one closing line over all of them.
-CHECK_SUITES := test-unit test-asan test-fuzz test-host
+CHECK_SUITES := test-unit test-asan test-fuzz test-host test-qemu
 check: deps
-	$(Q)$(MAKE) --no-print-directory all $(OUT)/asan/test-unit $(OUT)/fuzz-ring
+	$(Q)$(MAKE) --no-print-directory all $(OUT)/asan/test-unit $(OUT)/fuzz-ring \
+		$(QEMU_TESTS) $(QEMU_FILES)
 	$(Q)tests/suites.sh $(foreach s,$(CHECK_SUITES),"$(MAKE) --no-print-directory $(s)")
 
 # The loader, and a consumer of the invoking user's key events.

@@ -513,3 +513,36 @@ WATCHQ_TEST(daemon_sync_makes_completed_operations_readable)
 	host_fix_teardown(&f);
 	return ok ? TEST_PASS : TEST_FAIL;
 }
+
+/* The rung each source attached, as --probe reports it: the one the
+ * environment expects (the QEMU suite sets it), else one of the two. */
+WATCHQ_TEST(daemon_rung_is_reported)
+{
+	const char *want = getenv("WATCHQ_TEST_EXPECT_RUNG");
+	const char *extra = getenv("WATCHQ_TEST_DAEMON_ARGS");
+	char cmd[512], line[256] = "";
+	FILE *p;
+	bool ok;
+
+	HOST_REQUIRE();
+	snprintf(cmd, sizeof(cmd), "%s/watchqd --probe %s 2>/dev/null",
+		 getenv("WATCHQ_BUILD") ?: "build", extra ? extra : "");
+	p = popen(cmd, "r");
+	if (!ASSERT_TRUE(p, "popen"))
+		return TEST_FAIL;
+	if (!fgets(line, sizeof(line), p))
+		line[0] = '\0';
+	ok = ASSERT_EQ(pclose(p), 0, "--probe exits 0");
+	if (want) {
+		char expect[64];
+
+		snprintf(expect, sizeof(expect), "keys: %s rung", want);
+		ok &= ASSERT_TRUE(!strncmp(line, expect, strlen(expect)), "the expected rung");
+	} else {
+		ok &= ASSERT_TRUE(!strncmp(line, "keys: fentry rung", 17) ||
+				  !strncmp(line, "keys: tracepoint rung", 21), "a known rung");
+	}
+	if (!ok)
+		TEST_LOG("--probe said: %s", line);
+	return ok ? TEST_PASS : TEST_FAIL;
+}

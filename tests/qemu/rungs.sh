@@ -1,0 +1,50 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# In the guest: the host suite twice, against a daemon on the highest rung
+# this kernel allows and against one forced onto the tracepoint rung the
+# host uses.  The same scenarios must give the same records on both.
+# Prints each run's lines prefixed with its rung, then one closing line.
+cd /tests || exit 1
+export WATCHQ_BUILD=/tests
+
+echo "kernel: $(uname -r)"
+passed=0 failed=0 skipped=0
+for rung in fentry tracepoint; do
+	args=
+	[ "$rung" = tracepoint ] && args=--force-tracepoint
+	# shellcheck disable=SC2086 # args is one option or none
+	echo "$rung run: $(./watchqd --probe $args 2>/dev/null | grep -E '^[a-z]+: ' | cut -d'(' -f1 | tr '\n' ' ')"
+	# One daemon per rung, shared by the tests: loading BPF under
+	# emulation takes seconds, and every test would load it again.
+	sock=/run/watchq-$rung.sock
+	# shellcheck disable=SC2086
+	./watchqd --socket "$sock" $args 2>/tmp/watchqd-$rung.log &
+	daemon=$!
+	i=0
+	while [ ! -S "$sock" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+	WATCHQ_TEST_SHARED_SOCKET=$sock WATCHQ_TEST_DAEMON_ARGS=$args \
+		WATCHQ_TEST_EXPECT_RUNG=$rung \
+		./test-host keys_ daemon_rung daemon_sync > /tmp/rung.out 2>&1
+	kill "$daemon"
+	wait "$daemon" || { echo "not ok $rung: watchqd did not stop cleanly"; cat /tmp/watchqd-$rung.log; failed=$((failed + 1)); }
+	sed -E "s/^(ok|not ok|skip) /\1 $rung:/" /tmp/rung.out |
+		grep -vE '^[0-9]+ passed, [0-9]+ failed'
+	if grep -q '^not ok' /tmp/rung.out; then
+		echo "# $rung daemon's log:"
+		cat /tmp/watchqd-$rung.log
+		echo "# $rung probe, verbose:"
+		# shellcheck disable=SC2086
+		./watchqd --probe -v $args 2>&1 | grep -vE '^  ' | head -20
+	fi
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' /tmp/rung.out | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "not ok $rung: the suite crashed"
+		failed=$((failed + 1))
+		continue
+	fi
+	# shellcheck disable=SC2046
+	set -- $(echo "$line" | sed -E 's/^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?.*/\1 \2 \4/')
+	passed=$((passed + $1)) failed=$((failed + $2)) skipped=$((skipped + ${3:-0}))
+done
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
