@@ -461,6 +461,12 @@ int main(int argc, char **argv)
 	d->listen_fd = d->signal_fd = d->epfd = -1;
 	if (parse_args(&d->opts, &probe, argc, argv))
 		return 2;
+	/* Blocked from the start: a stop request that comes while the BPF
+	 * programs load waits in the signalfd and ends the daemon cleanly. */
+	if (setup_signals(d)) {
+		fprintf(stderr, "watchqd: cannot set up signals: %s\n", strerror(errno));
+		return 1;
+	}
 	quiet_libbpf = d->opts.verbose < 2;
 	libbpf_set_print(libbpf_print);
 
@@ -527,7 +533,7 @@ int main(int argc, char **argv)
 			err = ring_buffer__add(d->rb, s->ringbuf_fd(d), s->on_record, d);
 		fprintf(stderr, "watchqd: %s: %s rung\n", s->name, s->rung(d));
 	}
-	if (err || d->epfd < 0 || setup_signals(d) ||
+	if (err || d->epfd < 0 ||
 	    epoll_add(d, d->listen_fd, &d->listen_fd) ||
 	    epoll_add(d, d->signal_fd, &d->signal_fd) ||
 	    epoll_add(d, ring_buffer__epoll_fd(d->rb), &d->rb)) {
