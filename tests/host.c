@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <fcntl.h>
+#include <limits.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,12 +18,18 @@
 
 #include "host.h"
 
-static const char *build_dir(void)
+/* Absolute: tests run programs from other directories and as other users. */
+const char *host_build_dir(void)
 {
+	static char path[PATH_MAX];
 	const char *b = getenv("WATCHQ_BUILD");
 
-	return b && *b ? b : "build";
+	if (!path[0] && !realpath(b && *b ? b : "build", path))
+		snprintf(path, sizeof(path), "%s", b && *b ? b : "build");
+	return path;
 }
+
+#define build_dir host_build_dir
 
 int host_require(void)
 {

@@ -18,6 +18,9 @@
 } while (0)
 int host_require(void);
 
+/* $WATCHQ_BUILD (default "build") as an absolute path. */
+const char *host_build_dir(void);
+
 struct host_daemon {
 	pid_t pid;
 	char dir[64];		/* private directory for the socket */

@@ -35,12 +35,7 @@ struct bad_disk {
 	dev_t dev;
 };
 
-static const char *build_dir(void)
-{
-	const char *b = getenv("WATCHQ_BUILD");
-
-	return b && *b ? b : "build";
-}
+#define build_dir host_build_dir
 
 static void bad_disk_free(struct bad_disk *b)
 {

@@ -22,7 +22,7 @@ static bool cli_start(struct cli *c, const char *const *args)
 	char bin[256];
 	int o[2], e[2], i = 0;
 
-	snprintf(bin, sizeof(bin), "%s/watchq", getenv("WATCHQ_BUILD") ?: "build");
+	snprintf(bin, sizeof(bin), "%s/watchq", host_build_dir());
 	argv[i++] = bin;
 	while (*args && i < 15)
 		argv[i++] = *args++;

@@ -448,7 +448,7 @@ WATCHQ_TEST(daemon_refuses_a_second_daemon_and_non_root)
 		pid_t pid;
 		int st = -1;
 
-		snprintf(bin, sizeof(bin), "%s/watchqd", getenv("WATCHQ_BUILD") ?: "build");
+		snprintf(bin, sizeof(bin), "%s/watchqd", host_build_dir());
 		fflush(NULL);
 		pid = fork();
 		if (pid == 0) {
@@ -526,7 +526,7 @@ WATCHQ_TEST(daemon_rung_is_reported)
 
 	HOST_REQUIRE();
 	snprintf(cmd, sizeof(cmd), "%s/watchqd --probe %s 2>/dev/null",
-		 getenv("WATCHQ_BUILD") ?: "build", extra ? extra : "");
+		 host_build_dir(), extra ? extra : "");
 	p = popen(cmd, "r");
 	if (!ASSERT_TRUE(p, "popen"))
 		return TEST_FAIL;
