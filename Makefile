@@ -36,7 +36,7 @@ UNIT_SRCS := tests/runner.c tests/test_abi.c tests/test_ring.c \
 	     tests/test_filter.c tests/test_stress.c tests/test_names.c
 UNIT_DEPS := $(CORE_SRCS) user/names.c
 TEST_HDRS := tests/test.h
-USER_HDRS := $(CORE_HDRS) user/proto.h user/names.h user/daemon.h user/keys.h \
+USER_HDRS := $(CORE_HDRS) user/proto.h user/names.h user/daemon.h user/keys.h user/compat.h \
 	     user/block.h user/bpfsrc.h bpf/block.h include/watchq.h
 
 # The library: static, and shared with only its API exported.
@@ -46,6 +46,8 @@ LIB_VERSION := 1.0.0
 DAEMON_SRCS := user/watchqd.c user/server.c user/queue.c user/keys.c \
 	       user/block.c user/bpfsrc.c user/names.c $(CORE_SRCS)
 CLI_SRCS := user/watchq.c user/names.c
+# keyutils' pipe ABI over watchq, for LD_PRELOAD (only its interposers exported).
+COMPAT_SRCS := user/compat.c user/compat_pump.c
 HOST_SRCS := tests/runner.c tests/host.c $(wildcard tests/host_*.c)
 BPF_LIBS := -lbpf -lelf -lz
 
@@ -61,7 +63,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 .PHONY: all deps check test-unit test-asan test-fuzz test-host run install clean vmlinux
 
 PROGS := $(OUT)/watchqd $(OUT)/watchq
-LIBS := $(OUT)/libwatchq.a $(OUT)/$(LIB_SONAME) $(OUT)/libwatchq.pc
+LIBS := $(OUT)/libwatchq.a $(OUT)/$(LIB_SONAME) $(OUT)/libwatchq.pc \
+	$(OUT)/libwatchq-compat.so
 
 all: $(PROGS) $(LIBS) $(OUT)/test-unit $(OUT)/test-host
 
@@ -95,6 +98,18 @@ $(OUT)/$(LIB_SONAME): $(patsubst user/%.c,$(OUT)/pic/%.o,$(LIB_SRCS)) user/libwa
 		-Wl,--version-script=user/libwatchq.map -Wl,-z,defs \
 		$(filter %.o,$^) -o $@
 	$(Q)ln -sf $(LIB_SONAME) $(OUT)/libwatchq.so
+
+$(OUT)/libwatchq-compat.so: $(patsubst user/%.c,$(OUT)/pic/%.o,$(COMPAT_SRCS) $(LIB_SRCS)) \
+			    user/compat.map
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libwatchq-compat.so \
+		-Wl,--version-script=user/compat.map -Wl,-z,defs \
+		$(filter %.o,$^) -o $@ -ldl
+
+# Speaks the mainline pipe ABI directly, for the compat tests.
+$(OUT)/compat-pipe: tests/compat_pipe.c include/watchq_abi.h | $(OUT)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@
 
 $(OUT)/libwatchq.pc: user/libwatchq.pc.in Makefile | $(OUT)
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIB_VERSION)|' $< > $@
@@ -162,7 +177,7 @@ test-fuzz: $(OUT)/fuzz-ring
 	$(Q)tests/fuzz.sh $(OUT)/fuzz-ring $(OUT)/fuzz-corpus $(FUZZ_SECONDS)
 
 # Root and real BPF on this kernel: the daemon, library and CLI end to end.
-test-host: $(PROGS) $(OUT)/test-host $(OUT)/failfs
+test-host: $(PROGS) $(LIBS) $(OUT)/test-host $(OUT)/failfs $(OUT)/compat-pipe
 	$(Q)WATCHQ_BUILD=$(OUT) $(OUT)/test-host
 
 # The BPF selftests in a Debian 6.1 guest (fentry/LSM rungs, CO-RE).
@@ -193,7 +208,10 @@ install: $(PROGS) $(LIBS)
 	install -m 0644 $(OUT)/libwatchq.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -m 0644 include/watchq.h include/watchq_abi.h $(DESTDIR)$(PREFIX)/include/
 	install -m 0644 man/watchq.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0755 $(OUT)/libwatchq-compat.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 0644 man/libwatchq.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 0644 man/libwatchq-compat.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 	install -m 0644 man/watchqd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
