@@ -546,3 +546,55 @@ WATCHQ_TEST(daemon_rung_is_reported)
 		TEST_LOG("--probe said: %s", line);
 	return ok ? TEST_PASS : TEST_FAIL;
 }
+
+struct limits {
+	int second_queue, watch3, big_queue, devices;
+};
+
+static int limits_as_nobody(void *arg)
+{
+	struct limits *l = arg;
+	struct watchq *q, *q2;
+	__s32 k[3];
+	int i;
+
+	host_new_session();
+	q = watchq_open(NULL, 2);
+	if (!q)
+		return 2;
+	q2 = watchq_open(NULL, 1);
+	l->second_queue = q2 ? 0 : -errno;
+	watchq_close(q2);
+	for (i = 0; i < 3; i++)
+		k[i] = host_add_key("user", i == 0 ? "a" : i == 1 ? "b" : "c", "x",
+				    KEY_SPEC_SESSION_KEYRING);
+	if (watchq_watch_key(q, k[0], 1) || watchq_watch_key(q, k[1], 2))
+		return 3;
+	l->watch3 = watchq_watch_key(q, k[2], 3);
+	/* --group names nobody's group: devices are allowed. */
+	l->devices = watchq_watch_devices(q, 4);
+	watchq_close(q);
+	q = watchq_open(NULL, 4);
+	l->big_queue = q ? 0 : -errno;
+	watchq_close(q);
+	return 0;
+}
+
+WATCHQ_TEST(daemon_per_user_limits_and_group)
+{
+	struct host_daemon hd;
+	struct limits *l = host_shared(sizeof(*l));
+	bool ok;
+
+	HOST_REQUIRE();
+	if (!l || !host_daemon_start(&hd, "--max-queues", "1", "--max-watches", "2",
+				     "--max-user-pages", "2", "--group", "65534", NULL))
+		return TEST_FAIL;
+	ok = ASSERT_EQ(host_run_as(NOBODY, NOBODY, limits_as_nobody, l), 0, "as nobody") &&
+	     ASSERT_EQ(l->second_queue, -EDQUOT, "a second queue over --max-queues") &&
+	     ASSERT_EQ(l->watch3, -EDQUOT, "a third watch over --max-watches") &&
+	     ASSERT_EQ(l->devices, -EDQUOT, "devices, allowed by --group, but over the limit") &&
+	     ASSERT_EQ(l->big_queue, -EDQUOT, "4 pages over --max-user-pages");
+	ok &= host_daemon_stop(&hd);
+	return ok ? TEST_PASS : TEST_FAIL;
+}
