@@ -60,6 +60,9 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude -Ibpf -Ivmlinux/$(ARCH)
 
 .DELETE_ON_ERROR:
+# Keep the BPF objects between skeletons: rebuilding them on every run of
+# make would relink the daemon each time.
+.SECONDARY:
 .PHONY: all deps check test-unit test-asan test-fuzz test-host run install clean vmlinux
 
 PROGS := $(OUT)/watchqd $(OUT)/watchq
@@ -205,7 +208,9 @@ install: $(PROGS) $(LIBS)
 	install -m 0644 $(OUT)/libwatchq.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(OUT)/$(LIB_SONAME) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(PREFIX)/lib/libwatchq.so
-	install -m 0644 $(OUT)/libwatchq.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	# Made here: PREFIX may differ from the one the build used.
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIB_VERSION)|' \
+		user/libwatchq.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libwatchq.pc
 	install -m 0644 include/watchq.h include/watchq_abi.h $(DESTDIR)$(PREFIX)/include/
 	install -m 0644 man/watchq.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0755 $(OUT)/libwatchq-compat.so $(DESTDIR)$(PREFIX)/lib/
