@@ -12,6 +12,8 @@
 
 struct watchq_keys;
 struct watchq_block;
+struct watchq_mount;
+struct watchq_sb;
 
 struct wqd_opts {
 	const char *socket_path;
@@ -22,9 +24,12 @@ struct wqd_opts {
 	unsigned int max_watches;	/* per user */
 	unsigned int max_user_pages;	/* per user, all queues */
 	bool force_tracepoint;
+	bool sources_given;		/* --sources: every one listed must load */
 	__u32 subtypes[WATCHQ_TYPE___NR]; /* global filter, bit n = subtype n */
 	bool enable_keys;
 	bool enable_block;
+	bool enable_mount;
+	bool enable_sb;
 	int verbose;
 };
 
@@ -73,16 +78,19 @@ struct wqd_watch {
 };
 
 #define WQD_WATCH_BUCKETS 1024
-/* BPF sources: keys, block (watchqd.c's table). */
-#define WQD_SOURCES 2
+/* BPF sources: keys, block, mount, sb (watchqd.c's table). */
+#define WQD_SOURCES 4
 
 struct wqd {
 	struct wqd_opts opts;
 	int epfd, listen_fd, signal_fd;
 	struct watchq_keys *keys;	/* each source NULL when not enabled */
 	struct watchq_block *block;
+	struct watchq_mount *mount;
+	struct watchq_sb *sb;
 	struct ring_buffer *rb;		/* every source's BPF ring buffer */
 	__u64 dropped[WQD_SOURCES];	/* BPF-side drops already accounted */
+	int load_err[WQD_SOURCES];	/* why an enabled source is missing */
 	unsigned int device_watches;	/* the block source runs while > 0 */
 	struct wqd_client *clients;
 	struct wqd_user *users;

@@ -20,6 +20,8 @@
 #include "daemon.h"
 #include "block.h"
 #include "keys.h"
+#include "mount.h"
+#include "sb.h"
 
 #define MAX_FDS 4
 
@@ -214,6 +216,10 @@ void wqd_drop_watch(struct wqd *d, struct wqd_watch *w)
 		watchq_keys_unwatch(d->keys, (__s32)w->object);
 	if (w->kind == WATCHQ_WATCH_DEVICES && !--d->device_watches)
 		watchq_block_enable(d->block, false);
+	if (w->kind == WATCHQ_WATCH_MOUNT && d->mount)
+		watchq_mount_unwatch(d->mount, w->object);
+	if (w->kind == WATCHQ_WATCH_SB && d->sb)
+		watchq_sb_unwatch(d->sb, w->object);
 	free(w);
 }
 
@@ -353,8 +359,8 @@ static struct wqd_watch *find_watch(struct wqd_client *c, __u32 kind, __u64 obje
 
 /* What a watch request names, checked against who is asking. */
 static int watch_object(struct wqd *d, struct wqd_client *c,
-			const struct watchq_msg_watch *m, int nfds, bool add,
-			__u64 *object)
+			const struct watchq_msg_watch *m, int nfds, int fd, bool add,
+			__u64 *object, __u64 *ns_id)
 {
 	int err;
 
@@ -385,22 +391,31 @@ static int watch_object(struct wqd *d, struct wqd_client *c,
 		*object = 0;
 		return 0;
 	case WATCHQ_WATCH_MOUNT:
+		if (m->id)
+			return -EINVAL;
+		if (!d->mount)
+			return -EOPNOTSUPP;
+		/* The unique id of the fd's mount, if in the peer's namespace. */
+		return watchq_mount_resolve(d->mount, c->pid, fd, object, ns_id);
 	case WATCHQ_WATCH_SB:
-		if (m->kind != WATCHQ_WATCH_MOUNT && !c->privileged)
+		if (m->id)
+			return -EINVAL;
+		if (!c->privileged)
 			return -EPERM;
-		/* Their sources do not exist yet. */
-		return -EOPNOTSUPP;
+		if (!d->sb)
+			return -EOPNOTSUPP;
+		return watchq_sb_resolve(fd, object);
 	default:
 		return -EINVAL;
 	}
 }
 
 static int op_watch(struct wqd *d, struct wqd_client *c, const void *body,
-		    size_t blen, int nfds, bool add)
+		    size_t blen, int nfds, int fd, bool add)
 {
 	struct watchq_msg_watch m;
 	struct wqd_watch *w;
-	__u64 object;
+	__u64 object, ns_id = 0;
 	int err;
 
 	if (blen != sizeof(m))
@@ -408,7 +423,7 @@ static int op_watch(struct wqd *d, struct wqd_client *c, const void *body,
 	memcpy(&m, body, sizeof(m));
 	if (m.watch_id > 255)
 		return -EINVAL;
-	err = watch_object(d, c, &m, nfds, add, &object);
+	err = watch_object(d, c, &m, nfds, fd, add, &object, &ns_id);
 	if (err)
 		return err;
 
@@ -434,6 +449,15 @@ static int op_watch(struct wqd *d, struct wqd_client *c, const void *body,
 			free(w);
 			return err;
 		}
+	}
+	/* Mount and superblock sources keep per-object state of their own. */
+	if (m.kind == WATCHQ_WATCH_MOUNT)
+		err = watchq_mount_watch(d->mount, c->pid, ns_id, object);
+	else if (m.kind == WATCHQ_WATCH_SB)
+		err = watchq_sb_watch(d->sb, c->pid, fd, object);
+	if (err) {
+		free(w);
+		return err;
 	}
 	/* The block programs return at once while nobody watches devices. */
 	if (m.kind == WATCHQ_WATCH_DEVICES && !d->device_watches++)
@@ -528,7 +552,8 @@ void wqd_client_input(struct wqd *d, struct wqd_client *c)
 			break;
 		case WATCHQ_OP_WATCH:
 		case WATCHQ_OP_UNWATCH:
-			err = op_watch(d, c, body, blen, nfds, req.op == WATCHQ_OP_WATCH);
+			err = op_watch(d, c, body, blen, nfds, nfds ? fds[0] : -1,
+				       req.op == WATCHQ_OP_WATCH);
 			break;
 		case WATCHQ_OP_SYNC:
 			/* Records are produced synchronously in the kernel:

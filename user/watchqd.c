@@ -22,6 +22,8 @@
 #include "daemon.h"
 #include "block.h"
 #include "keys.h"
+#include "mount.h"
+#include "sb.h"
 #include "names.h"
 
 #define WATCHQ_VERSION "0.1"
@@ -30,7 +32,8 @@ static const char usage[] =
 "Usage: watchqd [OPTION]...\n"
 "Load watchq's BPF sources and serve notification queues to consumers.\n"
 "\n"
-"  -s, --sources LIST       sources to enable, comma-separated: keys, block, all\n"
+"  -s, --sources LIST       sources to enable, comma-separated: keys, block,\n"
+"                           mount, sb, all\n"
 "                           (default: all)\n"
 "  -f, --filter SPEC        only produce TYPE[:SUBTYPE,...] records of that type\n"
 "                           (repeatable; applied in BPF; removals always pass)\n"
@@ -94,19 +97,22 @@ static int parse_sources(struct wqd_opts *o, const char *list)
 
 	if (!copy)
 		return -ENOMEM;
-	o->enable_keys = o->enable_block = false;
+	o->enable_keys = o->enable_block = o->enable_mount = o->enable_sb = false;
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (!strcmp(tok, "keys") || !strcmp(tok, "key")) {
 			o->enable_keys = true;
 		} else if (!strcmp(tok, "block") || !strcmp(tok, "devices")) {
 			o->enable_block = true;
+		} else if (!strcmp(tok, "mount") || !strcmp(tok, "mounts")) {
+			o->enable_mount = true;
+		} else if (!strcmp(tok, "sb") || !strcmp(tok, "superblocks")) {
+			o->enable_sb = true;
 		} else if (!strcmp(tok, "all")) {
 			o->enable_keys = o->enable_block = true;
-		} else if (!strcmp(tok, "mount") || !strcmp(tok, "sb")) {
-			fprintf(stderr, "watchqd: source '%s' is not implemented yet\n", tok);
-			err = -EOPNOTSUPP;
+			o->enable_mount = o->enable_sb = true;
 		} else {
-			fprintf(stderr, "watchqd: unknown source '%s' (keys, block, all)\n", tok);
+			fprintf(stderr, "watchqd: unknown source '%s' (keys, block, mount, sb, all)\n",
+				tok);
 			err = -EINVAL;
 		}
 	}
@@ -175,13 +181,14 @@ static int parse_args(struct wqd_opts *o, bool *probe, int argc, char **argv)
 	o->max_queues = 64;
 	o->max_watches = 1024;
 	o->max_user_pages = 1024;
-	o->enable_keys = o->enable_block = true;
+	o->enable_keys = o->enable_block = o->enable_mount = o->enable_sb = true;
 	for (i = 0; i < WATCHQ_TYPE___NR; i++)
 		o->subtypes[i] = ~0u;
 
 	while (!err && (c = getopt_long(argc, argv, "s:f:S:g:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
+			o->sources_given = true;
 			err = parse_sources(o, optarg);
 			break;
 		case 'f':
@@ -235,7 +242,7 @@ static int parse_args(struct wqd_opts *o, bool *probe, int argc, char **argv)
 		fprintf(stderr, "watchqd: unexpected argument '%s'\n", argv[optind]);
 		err = -EINVAL;
 	}
-	if (!err && !o->enable_keys && !o->enable_block) {
+	if (!err && !o->enable_keys && !o->enable_block && !o->enable_mount && !o->enable_sb) {
 		fprintf(stderr, "watchqd: no source enabled\n");
 		err = -EINVAL;
 	}
@@ -305,6 +312,64 @@ static int on_block_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The mount source's BPF side only hints; the records come from rereading
+ * the watched trees (on_mount_change). */
+static int on_mount_record(void *ctx, void *data, size_t size)
+{
+	struct wqd *d = ctx;
+
+	if (record_len(d, data, size))
+		watchq_mount_on_hint(d->mount, data, size);
+	return 0;
+}
+
+/* A mount record: the watches on the mount it happened on get it as it is,
+ * those on each ancestor with IN_SUBTREE. */
+static void on_mount_change(void *ctx, const struct watchq_mount_notification *n,
+			    const __u64 *chain, unsigned int len)
+{
+	struct watchq_mount_notification r = *n;
+	struct wqd *d = ctx;
+
+	for (unsigned int i = 0; i < len; i++) {
+		if (i == 1)
+			r.watch.info |= WATCHQ_NOTIFY_MOUNT_IN_SUBTREE;
+		wqd_fan_out(d, WATCHQ_WATCH_MOUNT, chain[i], &r.watch);
+	}
+}
+
+/* A watched mount was unmounted: its watches get their removal and end. */
+static void on_mount_gone(void *ctx, __u64 mnt_id)
+{
+	struct wqd_watch **b, *w, *next;
+	struct wqd *d = ctx;
+
+	b = wqd_bucket(d, WATCHQ_WATCH_MOUNT, mnt_id);
+	for (w = *b; w; w = next) {
+		next = w->obj_next;
+		if (w->kind == WATCHQ_WATCH_MOUNT && w->object == mnt_id) {
+			wqd_post_removal(d, w);
+			wqd_drop_watch(d, w);
+		}
+	}
+}
+
+/* Records from the superblock source, by sb_id (hints are handled there). */
+static int on_sb_record(void *ctx, void *data, size_t size)
+{
+	const struct watchq_superblock_notification *n = data;
+	struct wqd *d = ctx;
+
+	if (record_len(d, data, size) >= 2 && watchq_sb_accept(d->sb, data, size))
+		wqd_fan_out(d, WATCHQ_WATCH_SB, n->sb_id, &n->watch);
+	return 0;
+}
+
+static void on_sb_change(void *ctx, const struct watchq_notification *n, __u64 sb_id)
+{
+	wqd_fan_out(ctx, WATCHQ_WATCH_SB, sb_id, n);
+}
+
 /* The BPF sources, in the order of d->dropped[]: what the event loop and
  * --probe need from each. */
 #define SOURCE(x, kind) {						\
@@ -329,6 +394,8 @@ static void x##_describe(const struct wqd *d, FILE *f)			\
 { watchq_##x##_describe(d->x, f); }
 SOURCE_OPS(keys)
 SOURCE_OPS(block)
+SOURCE_OPS(mount)
+SOURCE_OPS(sb)
 
 static const struct source {
 	const char *name;
@@ -342,6 +409,8 @@ static const struct source {
 } sources[WQD_SOURCES] = {
 	SOURCE(keys, WATCHQ_WATCH_KEY),
 	SOURCE(block, WATCHQ_WATCH_DEVICES),
+	SOURCE(mount, WATCHQ_WATCH_MOUNT),
+	SOURCE(sb, WATCHQ_WATCH_SB),
 };
 
 /* Records a BPF source could not queue: every queue that might have wanted
@@ -431,6 +500,9 @@ static int serve(struct wqd *d)
 					wqd_log(d, 1, "accept: %s\n", strerror(-err));
 			} else if (tag == &d->rb) {
 				wqd_drain(d);
+			} else if (tag == &d->mount) {
+				watchq_mount_poll(d->mount);
+				wqd_flush_wakes(d);
 			} else {
 				struct wqd_client *c = tag;
 
@@ -446,6 +518,24 @@ static int serve(struct wqd *d)
 static bool bpf_available(void)
 {
 	return libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACEPOINT, NULL) == 1;
+}
+
+/*
+ * A source this kernel cannot carry (mount needs statmount(), 6.8+): fatal
+ * when --sources asked for it, else the daemon goes on without it and
+ * --probe says why.
+ */
+static bool source_failed(struct wqd *d, int idx, int err)
+{
+	d->load_err[idx] = err;
+	if (d->opts.sources_given) {
+		fprintf(stderr, "watchqd: %s: cannot load: %s\n", sources[idx].name,
+			strerror(-err));
+		return true;
+	}
+	fprintf(stderr, "watchqd: %s: not available here: %s\n", sources[idx].name,
+		strerror(-err));
+	return false;
 }
 
 int main(int argc, char **argv)
@@ -492,29 +582,59 @@ int main(int argc, char **argv)
 	ko.verbose = d->opts.verbose;
 	if (d->opts.enable_keys) {
 		err = watchq_keys_open(&d->keys, &ko);
-		if (err) {
-			fprintf(stderr, "watchqd: keys: cannot load: %s\n", strerror(-err));
+		if (err && source_failed(d, 0, err))
 			goto out;
-		}
 	}
 	bo.force_tracepoint = d->opts.force_tracepoint;
 	bo.subtypes = d->opts.subtypes[WATCHQ_TYPE_BLOCK_NOTIFY];
 	bo.verbose = d->opts.verbose;
 	if (d->opts.enable_block) {
 		err = watchq_block_open(&d->block, &bo);
-		if (err) {
-			fprintf(stderr, "watchqd: block: cannot load: %s\n", strerror(-err));
+		if (err && source_failed(d, 1, err))
 			goto out;
-		}
+	}
+	if (d->opts.enable_mount) {
+		struct watchq_mount_opts mo = {
+			.force_tracepoint = d->opts.force_tracepoint,
+			.subtypes = d->opts.subtypes[WATCHQ_TYPE_MOUNT_NOTIFY],
+			.verbose = d->opts.verbose,
+			.post = on_mount_change,
+			.gone = on_mount_gone,
+			.ctx = d,
+		};
+
+		err = watchq_mount_open(&d->mount, &mo);
+		if (err && source_failed(d, 2, err))
+			goto out;
+	}
+	if (d->opts.enable_sb) {
+		struct watchq_sb_opts so = {
+			.force_tracepoint = d->opts.force_tracepoint,
+			.subtypes = d->opts.subtypes[WATCHQ_TYPE_SB_NOTIFY],
+			.verbose = d->opts.verbose,
+			.post = on_sb_change,
+			.ctx = d,
+		};
+
+		err = watchq_sb_open(&d->sb, &so);
+		if (err && source_failed(d, 3, err))
+			goto out;
+	}
+	for (i = 0; i < WQD_SOURCES && !sources[i].loaded(d); i++)
+		;
+	if (i == WQD_SOURCES) {
+		fprintf(stderr, "watchqd: no source could be loaded\n");
+		goto out;
 	}
 	if (probe) {
 		for (i = 0; i < WQD_SOURCES; i++)
 			if (sources[i].loaded(d))
 				sources[i].describe(d, stdout);
+			else if (d->load_err[i])
+				printf("%s: not available here: %s\n", sources[i].name,
+				       strerror(-d->load_err[i]));
 			else
 				printf("%s: not enabled (--sources)\n", sources[i].name);
-		printf("mount: not available (not implemented yet)\n"
-		       "sb: not available (not implemented yet)\n");
 		rc = 0;
 		goto out;
 	}
@@ -536,7 +656,8 @@ int main(int argc, char **argv)
 	if (err || d->epfd < 0 ||
 	    epoll_add(d, d->listen_fd, &d->listen_fd) ||
 	    epoll_add(d, d->signal_fd, &d->signal_fd) ||
-	    epoll_add(d, ring_buffer__epoll_fd(d->rb), &d->rb)) {
+	    epoll_add(d, ring_buffer__epoll_fd(d->rb), &d->rb) ||
+	    (d->mount && epoll_add(d, watchq_mount_poll_fd(d->mount), &d->mount))) {
 		fprintf(stderr, "watchqd: cannot set up the event loop: %s\n", strerror(errno));
 		goto out;
 	}
@@ -558,6 +679,8 @@ out:
 		watchq_keys_close(d->keys);
 	if (d->block)
 		watchq_block_close(d->block);
+	watchq_mount_close(d->mount);
+	watchq_sb_close(d->sb);
 	if (d->epfd >= 0)
 		close(d->epfd);
 	if (d->signal_fd >= 0)

@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Mount notifications end to end, each test in a private mount namespace
+ * of its own (the runner forks every test) over a fresh tmpfs: the exact
+ * records, flags and 64-bit unique ids (as statx(STATX_MNT_ID_UNIQUE)
+ * gives them) that watches on a mount and on its ancestors get.
+ */
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "host.h"
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+#define MREC(sub, on, aux, wid, flags) \
+	((struct host_rec){ WATCHQ_TYPE_MOUNT_NOTIFY, WATCHQ_NOTIFY_MOUNT_##sub, wid, \
+			    (flags) >> 16, 3, (on), (aux) })
+#define SUB WATCHQ_NOTIFY_MOUNT_IN_SUBTREE
+#define RO WATCHQ_NOTIFY_MOUNT_IS_NOW_RO
+
+struct mfix {
+	struct host_daemon hd;
+	struct watchq *q;
+	char base[64];
+	char path[8][128];
+};
+
+static __u64 mnt_id(const char *path)
+{
+	struct statx stx;
+
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, 0x4000 /* MNT_ID_UNIQUE */, &stx) ||
+	    !(stx.stx_mask & 0x4000))
+		return 0;
+	return stx.stx_mnt_id;
+}
+
+/* Private namespace, a tmpfs on a fresh directory, a daemon, a queue. */
+static int mfix_setup(struct mfix *f, const char *const *dirs)
+{
+	memset(f, 0, sizeof(*f));
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return SKIP("no private mount namespace: %s", strerror(errno));
+	snprintf(f->base, sizeof(f->base), "/tmp/watchq-mnt.XXXXXX");
+	if (!mkdtemp(f->base) || mount("wqtest", f->base, "tmpfs", 0, "size=1m"))
+		return TEST_FAIL;
+	for (int i = 0; dirs && dirs[i]; i++) {
+		snprintf(f->path[i], sizeof(f->path[i]), "%s/%s", f->base, dirs[i]);
+		if (mkdir(f->path[i], 0755))
+			return TEST_FAIL;
+	}
+	if (!host_daemon_start(&f->hd, "-v", "--sources", "mount", NULL))
+		return TEST_FAIL;
+	f->q = watchq_open(NULL, 4);
+	return f->q ? TEST_PASS : TEST_FAIL;
+}
+
+static bool mfix_teardown(struct mfix *f, bool ok)
+{
+	if (!ok)
+		host_daemon_log(&f->hd);
+	if (f->q)
+		watchq_close(f->q);
+	if (f->hd.pid > 0)
+		ok = host_daemon_stop(&f->hd) && ok;
+	return ok;
+}
+
+/* Everything produced so far, then nothing more within 200 ms. */
+static int drain(struct watchq *q, struct host_rec *out, int max)
+{
+	if (watchq_sync(q))
+		return -1;
+	return host_read(q, out, max, 200);
+}
+
+/*
+ * Records reflect the net change between two rereads of the tree, so the
+ * tests let the daemon catch up after each step (a remount ro and back
+ * before it rereads is no change at all).
+ */
+static bool collect(struct watchq *q, struct host_rec *got, int *n, int max)
+{
+	int r = drain(q, got + *n, max - *n);
+
+	if (r < 0)
+		return false;
+	*n += r;
+	return true;
+}
+#define STEP(expr, what) (ASSERT_OK(expr, what) && collect(f.q, got, &n, N(got)))
+
+#define SETUP(f, ...) do {						\
+	int __r = mfix_setup(f, (const char *const[]){ __VA_ARGS__, NULL }); \
+	if (__r != TEST_PASS) {						\
+		mfix_teardown(f, true);					\
+		return __r;						\
+	}								\
+} while (0)
+
+WATCHQ_TEST(mount_new_bind_umount)
+{
+	struct host_rec got[16];
+	struct mfix f;
+	__u64 base, root, a, b;
+	bool ok;
+	int n = 0;
+
+	HOST_REQUIRE();
+	SETUP(&f, "a", "b");
+	base = mnt_id(f.base);
+	root = mnt_id("/");
+	ok = ASSERT_OK(watchq_watch_mount(f.q, f.base, 1), "watch the tmpfs") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, "/", 2), "watch /") &&
+	     ASSERT_TRUE(base && root && base != root, "mount ids") &&
+	     STEP(mount("wqa", f.path[0], "tmpfs", MS_RDONLY, NULL), "mount ro tmpfs") &&
+	     ASSERT_TRUE((a = mnt_id(f.path[0])) != base, "a's id") &&
+	     STEP(mount(f.path[0], f.path[1], NULL, MS_BIND, NULL), "bind a on b") &&
+	     ASSERT_TRUE((b = mnt_id(f.path[1])) != a, "b's id") &&
+	     STEP(umount2(f.path[1], 0), "umount b") &&
+	     host_expect("new, bind, umount", got, n, (struct host_rec[]){
+			MREC(NEW_MOUNT, base, a, 1, RO), MREC(NEW_MOUNT, base, a, 2, RO | SUB),
+			MREC(NEW_MOUNT, base, b, 1, RO), MREC(NEW_MOUNT, base, b, 2, RO | SUB),
+			MREC(UNMOUNT, base, b, 1, 0), MREC(UNMOUNT, base, b, 2, SUB),
+		 }, 6);
+	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
+}
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+
+struct wq_mount_attr { __u64 attr_set, attr_clr, propagation, userns_fd; };
+
+WATCHQ_TEST(mount_readonly_setattr_move)
+{
+	struct wq_mount_attr ma = { .attr_set = 0x2 /* MOUNT_ATTR_NOSUID */ };
+	struct host_rec got[24];
+	struct mfix f;
+	__u64 base, a;
+	bool ok;
+	int n = 0;
+
+	HOST_REQUIRE();
+	SETUP(&f, "a", "c");
+	base = mnt_id(f.base);
+	ok = ASSERT_OK(mount("wqa", f.path[0], "tmpfs", 0, NULL), "mount a") &&
+	     ASSERT_TRUE((a = mnt_id(f.path[0])) != base, "a's id") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, f.base, 1), "watch the tmpfs") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, f.path[0], 3), "watch a itself") &&
+	     STEP(mount(NULL, f.path[0], NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL),
+		  "remount a ro") &&
+	     STEP(mount(NULL, f.path[0], NULL, MS_REMOUNT | MS_BIND, NULL), "and rw") &&
+	     STEP(syscall(SYS_mount_setattr, AT_FDCWD, f.path[0], 0, &ma, sizeof(ma)),
+		  "mount_setattr nosuid") &&
+	     STEP(mount(NULL, f.path[0], NULL, MS_SHARED, NULL), "make shared") &&
+	     STEP(mount(f.path[0], f.path[1], NULL, MS_MOVE, NULL), "move a to c") &&
+	     host_expect("on a itself, and below the tmpfs", got, n, (struct host_rec[]){
+			MREC(READONLY, a, 0, 3, RO), MREC(READONLY, a, 0, 1, RO | SUB),
+			MREC(READONLY, a, 0, 3, 0), MREC(READONLY, a, 0, 1, SUB),
+			MREC(SETATTR, a, 0, 3, 0), MREC(SETATTR, a, 0, 1, SUB),
+			MREC(SETATTR, a, 0, 3, 0), MREC(SETATTR, a, 0, 1, SUB),
+			MREC(MOVE_FROM, base, a, 1, 0), MREC(MOVE_TO, base, a, 1, 0),
+		 }, 10);
+	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
+}
+
+WATCHQ_TEST(mount_lazy_umount_tree)
+{
+	struct host_rec got[16];
+	char x[160], y[160];
+	struct mfix f;
+	__u64 base, t = 0, tx = 0, ty = 0;
+	bool ok;
+	int n = -1;
+
+	HOST_REQUIRE();
+	SETUP(&f, "t");
+	base = mnt_id(f.base);
+	snprintf(x, sizeof(x), "%s/x", f.path[0]);
+	snprintf(y, sizeof(y), "%s/x/y", f.path[0]);
+	ok = ASSERT_OK(mount("wqt", f.path[0], "tmpfs", 0, NULL), "mount t") &&
+	     ASSERT_OK(mkdir(x, 0755), "mkdir x") &&
+	     ASSERT_OK(mount("wqx", x, "tmpfs", 0, NULL), "mount x") &&
+	     ASSERT_OK(mkdir(y, 0755), "mkdir y") &&
+	     ASSERT_OK(mount("wqy", y, "tmpfs", 0, NULL), "mount y") &&
+	     ASSERT_TRUE((t = mnt_id(f.path[0])) && (tx = mnt_id(x)) && (ty = mnt_id(y)), "ids") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, f.base, 1), "watch the tmpfs") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, f.path[0], 4), "watch t") &&
+	     ASSERT_OK(umount2(f.path[0], MNT_DETACH), "lazy umount of t") &&
+	     ASSERT_TRUE((n = drain(f.q, got, N(got))) >= 0, "drain") &&
+	     host_expect("one UNMOUNT per mount, deepest first; t's watch ends", got, n,
+		 (struct host_rec[]){
+			MREC(UNMOUNT, tx, ty, 4, SUB), MREC(UNMOUNT, tx, ty, 1, SUB),
+			MREC(UNMOUNT, t, tx, 4, 0), MREC(UNMOUNT, t, tx, 1, SUB),
+			MREC(UNMOUNT, base, t, 1, 0),
+			REMOVAL_REC(t, 4),
+		 }, 6);
+	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
+}
+
+/* A child in a namespace of its own: mounts on @dir (a peer of ours, or
+ * private) and exits. */
+static int mount_in_new_ns(void *dir)
+{
+	if (unshare(CLONE_NEWNS))
+		return 2;
+	return mount("wqp", dir, "tmpfs", 0, NULL) ? 3 : 0;
+}
+
+struct unrelated {
+	const char *base;
+	int ready[2], go[2];
+};
+
+/* A watcher in a namespace whose copy of the tmpfs is private: nothing. */
+static int unrelated_watcher(void *arg)
+{
+	struct unrelated *u = arg;
+	struct host_rec got[4];
+	struct watchq *q;
+	char c = 0;
+	int n;
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return 2;
+	q = watchq_open(NULL, 1);
+	if (!q || watchq_watch_mount(q, u->base, 9))
+		return 3;
+	if (write(u->ready[1], "r", 1) != 1 || read(u->go[0], &c, 1) != 1)
+		return 4;
+	n = drain(q, got, N(got));
+	watchq_close(q);
+	if (n)
+		fprintf(stderr, "    unrelated namespace got %d records\n", n);
+	return n == 0 ? 0 : 5;
+}
+
+WATCHQ_TEST(mount_shared_propagation)
+{
+	struct unrelated u = { 0 };
+	struct host_rec got[8];
+	char p[160], c = 0;
+	struct mfix f;
+	pid_t up = -1;
+	__u64 base, pid_ = 0;
+	bool ok;
+	int n = -1, st = -1;
+
+	HOST_REQUIRE();
+	SETUP(&f, "sh");
+	snprintf(p, sizeof(p), "%s/p", f.path[0]);
+	u.base = f.path[0];
+	ok = ASSERT_OK(mount("wqs", f.path[0], "tmpfs", 0, NULL), "mount sh") &&
+	     ASSERT_OK(mkdir(p, 0755), "mkdir p") &&
+	     ASSERT_OK(mount(NULL, f.path[0], NULL, MS_SHARED, NULL), "make sh shared") &&
+	     ASSERT_TRUE((base = mnt_id(f.path[0])) != 0, "sh's id") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, f.path[0], 1), "watch sh") &&
+	     ASSERT_OK(pipe(u.ready) | pipe(u.go), "pipes");
+	if (ok) {
+		fflush(NULL);
+		up = fork();
+		if (up == 0)
+			_exit(unrelated_watcher(&u));
+		ok = ASSERT_TRUE(up > 0 && read(u.ready[0], &c, 1) == 1, "unrelated watcher ready");
+	}
+	ok = ok &&
+	     ASSERT_EQ(host_run_as((uid_t)-1, 0, mount_in_new_ns, p), 0,
+		       "mount in a peer namespace") &&
+	     ASSERT_TRUE((pid_ = mnt_id(p)) != base, "the propagated mount's id here") &&
+	     ASSERT_TRUE((n = drain(f.q, got, N(got))) >= 0, "drain") &&
+	     host_expect("the peer's mount propagated here", got, n, (struct host_rec[]){
+			MREC(NEW_MOUNT, base, pid_, 1, 0),
+		 }, 1);
+	if (up > 0) {
+		ok = ASSERT_TRUE(write(u.go[1], "g", 1) == 1, "go") && ok;
+		waitpid(up, &st, 0);
+		ok = ASSERT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st),
+				 "the unrelated namespace saw nothing") && ok;
+	}
+	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
+}
