@@ -460,6 +460,14 @@ WATCHQ_TEST(daemon_refuses_a_second_daemon_and_non_root)
 		}
 		waitpid(pid, &st, 0);
 		ok = ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 1, "second daemon refused");
+		/* A copy nobody can run: the build may sit under /root. */
+		char dir[] = "/tmp/watchq-nonroot.XXXXXX", copy[64], cmd[512];
+
+		ok &= ASSERT_TRUE(mkdtemp(dir) != NULL, "mkdtemp");
+		snprintf(copy, sizeof(copy), "%s/watchqd", dir);
+		snprintf(cmd, sizeof(cmd), "install -m 755 '%s' '%s' && chmod 755 '%s'",
+			 bin, copy, dir);
+		ok &= ASSERT_EQ(system(cmd), 0, "copy watchqd");
 		pid = fork();
 		if (pid == 0) {
 			int devnull = open("/dev/null", O_WRONLY);
@@ -467,10 +475,12 @@ WATCHQ_TEST(daemon_refuses_a_second_daemon_and_non_root)
 			dup2(devnull, 2);
 			if (setresgid(NOBODY, NOBODY, NOBODY) || setresuid(NOBODY, NOBODY, NOBODY))
 				_exit(126);
-			execl(bin, bin, "--socket", "/tmp/watchq-nonroot.sock", (char *)NULL);
+			execl(copy, copy, "--socket", "/tmp/watchq-nonroot.sock", (char *)NULL);
 			_exit(127);
 		}
 		waitpid(pid, &st, 0);
+		unlink(copy);
+		rmdir(dir);
 		ok &= ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 1, "non-root refused");
 	}
 	{
