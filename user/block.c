@@ -217,6 +217,9 @@ void watchq_block_describe(const struct watchq_block *b, FILE *f)
 		"    of what failed, counted from the disk's start\n"
 		"  bio-based devices (device-mapper, md): one record per failed bio submitted\n"
 		"    to the device, dev = the whole (dm/md) disk\n"
+		"  device-mapper: a bio crossing a target boundary is split and ended once,\n"
+		"    with the start of the last piece dm mapped: the failing sector only if\n"
+		"    the bio ends in the failing target (both rungs)\n"
 		"  subtype from the kernel's status by name; statuses the ABI does not name\n"
 		"    (NOTSUPP, AGAIN, OFFLINE, zone errors, ...) are IO\n");
 	if (!b->rq_error)
@@ -226,8 +229,8 @@ void watchq_block_describe(const struct watchq_block *b, FILE *f)
 		fprintf(f, "  not seen: requests the kernel completes quietly (RQF_QUIET, e.g.\n"
 			"    SCSI probing) and passthrough (SG_IO, NVMe admin) commands\n");
 	if (b->fentry)
-		fprintf(f, "  bios: status from blk_errors[] in /proc/kallsyms; a bio split by its\n"
-			"    driver reports once, at its first failing piece\n");
+		fprintf(f, "  bios: status from blk_errors[] in /proc/kallsyms; a bio split and\n"
+			"    chained by its driver (md) reports once, at its first failing piece\n");
 	else
 		fprintf(f, "  bios: subtype from the errno the tracepoint reports; a bio split by\n"
 			"    a bio-based driver (md) may give one record per piece; dm error/\n"
