@@ -65,7 +65,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 # Keep the BPF objects between skeletons: rebuilding them on every run of
 # make would relink the daemon each time.
 .SECONDARY:
-.PHONY: all deps check test-unit test-asan test-fuzz test-host run install clean vmlinux
+.PHONY: all deps check test-unit test-asan test-fuzz test-host run install clean vmlinux bench
 
 PROGS := $(OUT)/watchqd $(OUT)/watchq
 LIBS := $(OUT)/libwatchq.a $(OUT)/$(LIB_SONAME) $(OUT)/libwatchq.pc \
@@ -196,6 +196,12 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUT)/asan/test-unit $(OUT)/fuzz-ring \
 		$(QEMU_TESTS) $(QEMU_FILES)
 	$(Q)tests/suites.sh $(foreach s,$(CHECK_SUITES),"$(MAKE) --no-print-directory $(s)")
+
+# Issue #3's benchmark (root): timing only, never pass/fail; see BENCHMARKS.md.
+bench: $(OUT)/watchqd $(OUT)/tests/bench.o $(OUT)/keys.o $(OUT)/bpfsrc.o $(OUT)/libwatchq.a
+	$(call msg,LINK,$(OUT)/bench)
+	$(Q)$(CC) $(ALL_CFLAGS) $(filter %.o %.a,$^) -o $(OUT)/bench $(BPF_LIBS) -lpthread
+	$(Q)WATCHQ_BUILD=$(OUT) $(OUT)/bench
 
 # The loader, and a consumer of the invoking user's key events.
 run: deps
