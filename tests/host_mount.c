@@ -69,6 +69,11 @@ static bool mfix_teardown(struct mfix *f, bool ok)
 		watchq_close(f->q);
 	if (f->hd.pid > 0)
 		ok = host_daemon_stop(&f->hd) && ok;
+	/* The directory outlives our namespace: take it away. */
+	if (f->base[0]) {
+		umount2(f->base, MNT_DETACH);
+		rmdir(f->base);
+	}
 	return ok;
 }
 
