@@ -206,20 +206,59 @@ static bool object_watched(struct wqd *d, __u32 kind, __u64 object)
 	return false;
 }
 
+/*
+ * Tell the source a watch begins: the key source's BPF map holds each
+ * watched key once, the block programs run while any devices watch
+ * exists, mount and superblock sources keep per-watch state.
+ */
+static int source_watch(struct wqd *d, struct wqd_client *c, __u32 kind,
+			__u64 object, __u64 ns_id, int fd)
+{
+	switch (kind) {
+	case WATCHQ_WATCH_KEY:
+		return object_watched(d, kind, object) ? 0 :
+		       watchq_keys_watch(d->keys, (__s32)object);
+	case WATCHQ_WATCH_DEVICES:
+		if (!d->device_watches++)
+			watchq_block_enable(d->block, true);
+		return 0;
+	case WATCHQ_WATCH_MOUNT:
+		return watchq_mount_watch(d->mount, c->pid, ns_id, object);
+	case WATCHQ_WATCH_SB:
+		return watchq_sb_watch(d->sb, c->pid, fd, object);
+	}
+	return -EINVAL;
+}
+
+/* The mirror image, once @w is no longer in the tables. */
+static void source_unwatch(struct wqd *d, const struct wqd_watch *w)
+{
+	switch (w->kind) {
+	case WATCHQ_WATCH_KEY:
+		if (d->keys && !object_watched(d, w->kind, w->object))
+			watchq_keys_unwatch(d->keys, (__s32)w->object);
+		break;
+	case WATCHQ_WATCH_DEVICES:
+		if (!--d->device_watches)
+			watchq_block_enable(d->block, false);
+		break;
+	case WATCHQ_WATCH_MOUNT:
+		if (d->mount)
+			watchq_mount_unwatch(d->mount, w->object);
+		break;
+	case WATCHQ_WATCH_SB:
+		if (d->sb)
+			watchq_sb_unwatch(d->sb, w->object);
+		break;
+	}
+}
+
 /* Forget a watch (no record); stop its source when nobody else watches. */
 void wqd_drop_watch(struct wqd *d, struct wqd_watch *w)
 {
 	unlink_watch(d, w);
 	w->client->user->watches--;
-	if (w->kind == WATCHQ_WATCH_KEY && d->keys &&
-	    !object_watched(d, w->kind, w->object))
-		watchq_keys_unwatch(d->keys, (__s32)w->object);
-	if (w->kind == WATCHQ_WATCH_DEVICES && !--d->device_watches)
-		watchq_block_enable(d->block, false);
-	if (w->kind == WATCHQ_WATCH_MOUNT && d->mount)
-		watchq_mount_unwatch(d->mount, w->object);
-	if (w->kind == WATCHQ_WATCH_SB && d->sb)
-		watchq_sb_unwatch(d->sb, w->object);
+	source_unwatch(d, w);
 	free(w);
 }
 
@@ -443,25 +482,11 @@ static int op_watch(struct wqd *d, struct wqd_client *c, const void *body,
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	if (m.kind == WATCHQ_WATCH_KEY && !object_watched(d, m.kind, object)) {
-		err = watchq_keys_watch(d->keys, (__s32)object);
-		if (err) {
-			free(w);
-			return err;
-		}
-	}
-	/* Mount and superblock sources keep per-object state of their own. */
-	if (m.kind == WATCHQ_WATCH_MOUNT)
-		err = watchq_mount_watch(d->mount, c->pid, ns_id, object);
-	else if (m.kind == WATCHQ_WATCH_SB)
-		err = watchq_sb_watch(d->sb, c->pid, fd, object);
+	err = source_watch(d, c, m.kind, object, ns_id, fd);
 	if (err) {
 		free(w);
 		return err;
 	}
-	/* The block programs return at once while nobody watches devices. */
-	if (m.kind == WATCHQ_WATCH_DEVICES && !d->device_watches++)
-		watchq_block_enable(d->block, true);
 	w->kind = m.kind;
 	w->object = object;
 	w->watch_id = (__u8)m.watch_id;
