@@ -62,6 +62,7 @@ struct wqd_client {
 	uid_t uid;
 	gid_t gid;
 	bool privileged;		/* root or in the allowed group */
+	bool prover;			/* holds its process's keyctl proofs */
 	struct wqd_user *user;
 	struct wqd_queue *q;		/* NULL until WATCHQ_OP_OPEN */
 	struct wqd_watch *watches;	/* this client's, in no order */

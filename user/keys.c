@@ -28,6 +28,7 @@ struct watchq_keys {
 	bool fentry;		/* rung 1 loaded */
 	bool lsm;		/* removals from LSM key_free (else fentry) */
 	bool kmem_attached;	/* the slab hooks, only while watching */
+	unsigned int provers;	/* syscall hooks attached while > 0 */
 	int verbose;
 };
 
@@ -98,6 +99,64 @@ static int find_syms(struct key_syms *s)
 	return 0;
 }
 
+/*
+ * The syscall tracepoints.  While any syscall tracepoint is attached, every
+ * syscall of every task takes the kernel's slower tracing path, so they are
+ * attached only while some consumer is connected (a consumer proves view
+ * permission through keyctl, and every watch belongs to one).
+ */
+#define SYSCALL_PROGS 4
+
+static struct bpf_program **syscall_prog(struct keys_bpf *skel, size_t i)
+{
+	struct bpf_program **progs[SYSCALL_PROGS] = {
+		&skel->progs.watchq_keys_keyctl_enter,
+		&skel->progs.watchq_keys_keyctl_exit,
+		&skel->progs.watchq_keys_add_key_exit,
+		&skel->progs.watchq_keys_request_key_exit,
+	};
+
+	return progs[i];
+}
+
+static struct bpf_link **syscall_link(struct keys_bpf *skel, size_t i)
+{
+	struct bpf_link **links[SYSCALL_PROGS] = {
+		&skel->links.watchq_keys_keyctl_enter,
+		&skel->links.watchq_keys_keyctl_exit,
+		&skel->links.watchq_keys_add_key_exit,
+		&skel->links.watchq_keys_request_key_exit,
+	};
+
+	return links[i];
+}
+
+static void syscalls_detach(struct watchq_keys *k)
+{
+	for (size_t i = 0; i < SYSCALL_PROGS; i++) {
+		bpf_link__destroy(*syscall_link(k->skel, i));
+		*syscall_link(k->skel, i) = NULL;
+	}
+}
+
+static int syscalls_attach(struct watchq_keys *k)
+{
+	for (size_t i = 0; i < SYSCALL_PROGS; i++) {
+		struct bpf_link *l = bpf_program__attach(*syscall_prog(k->skel, i));
+
+		if (!l) {
+			int err = -errno;
+
+			fprintf(stderr, "watchq keys: attach %s: %s\n",
+				bpf_program__name(*syscall_prog(k->skel, i)), strerror(errno));
+			syscalls_detach(k);
+			return err;
+		}
+		*syscall_link(k->skel, i) = l;
+	}
+	return 0;
+}
+
 static int load_rung(struct watchq_keys *k, const struct watchq_keys_opts *o,
 		     const struct key_syms *syms, bool fentry)
 {
@@ -115,6 +174,8 @@ static int load_rung(struct watchq_keys *k, const struct watchq_keys_opts *o,
 	k->lsm = fentry && bpf_lsm_active();
 	set_fentry_rung(skel, fentry, k->lsm);
 	/* attached on demand, or never (the resolver is test-run) */
+	for (size_t i = 0; i < SYSCALL_PROGS; i++)
+		bpf_program__set_autoattach(*syscall_prog(skel, i), false);
 	bpf_program__set_autoattach(skel->progs.watchq_keys_slab_alloc, false);
 	bpf_program__set_autoattach(skel->progs.watchq_keys_slab_free, false);
 	bpf_program__set_autoattach(skel->progs.watchq_keys_resolve, false);
@@ -294,9 +355,20 @@ int watchq_keys_add_prover(struct watchq_keys *k, pid_t tgid)
 {
 	__u32 key = tgid;
 	__u8 one = 1;
+	int err;
 
-	if (bpf_map_update_elem(bpf_map__fd(k->skel->maps.provers), &key, &one, BPF_ANY))
-		return -errno;
+	if (!k->provers) {
+		err = syscalls_attach(k);
+		if (err)
+			return err;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(k->skel->maps.provers), &key, &one, BPF_ANY)) {
+		err = -errno;
+		if (!k->provers)
+			syscalls_detach(k);
+		return err;
+	}
+	k->provers++;
 	return 0;
 }
 
@@ -305,6 +377,8 @@ void watchq_keys_del_prover(struct watchq_keys *k, pid_t tgid)
 	__u32 key = tgid;
 
 	bpf_map_delete_elem(bpf_map__fd(k->skel->maps.provers), &key);
+	if (k->provers && !--k->provers)
+		syscalls_detach(k);
 }
 
 /* Must match struct keys_proof in keys.bpf.c. */

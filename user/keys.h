@@ -42,7 +42,9 @@ void watchq_keys_describe(const struct watchq_keys *k, FILE *f);
  * View permission, from the kernel's own answer: while @tgid is a prover,
  * every keyctl(KEYCTL_DESCRIBE, serial) it makes is recorded.  check_view
  * returns that call's result for @serial (0, or -EACCES/-ENOKEY/...), or
- * -EACCES if it made none, and forgets it.
+ * -EACCES if it made none, and forgets it.  Call add_prover once per
+ * process (not per connection) and del_prover as often: the key syscall
+ * hooks are attached only while some process is a prover.
  */
 int watchq_keys_add_prover(struct watchq_keys *k, pid_t tgid);
 void watchq_keys_del_prover(struct watchq_keys *k, pid_t tgid);

@@ -142,6 +142,17 @@ static bool peer_privileged(struct wqd *d, int fd, uid_t uid, gid_t gid)
 	return false;
 }
 
+/* Another connection of the same process: it still proves through BPF. */
+static bool other_client_of(struct wqd *d, const struct wqd_client *c)
+{
+	const struct wqd_client *o;
+
+	for (o = d->clients; o; o = o->next)
+		if (o != c && o->pid == c->pid)
+			return true;
+	return false;
+}
+
 int wqd_accept(struct wqd *d)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -175,8 +186,14 @@ int wqd_accept(struct wqd *d)
 	}
 	/* Its keyctl(KEYCTL_DESCRIBE) calls are now how it proves what it may
 	 * view. */
-	if (d->keys)
-		watchq_keys_add_prover(d->keys, c->pid);
+	if (d->keys && !other_client_of(d, c)) {
+		int err = watchq_keys_add_prover(d->keys, c->pid);
+
+		if (err)
+			fprintf(stderr, "watchqd: keys: cannot follow pid %d's keyctl calls: %s\n",
+				c->pid, strerror(-err));
+		c->prover = !err;
+	}
 	c->next = d->clients;
 	d->clients = c;
 	wqd_log(d, 1, "client pid %d uid %u connected%s\n", c->pid, c->uid,
@@ -262,16 +279,6 @@ void wqd_drop_watch(struct wqd *d, struct wqd_watch *w)
 	free(w);
 }
 
-/* Another connection of the same process: it still proves through BPF. */
-static bool other_client_of(struct wqd *d, const struct wqd_client *c)
-{
-	const struct wqd_client *o;
-
-	for (o = d->clients; o; o = o->next)
-		if (o != c && o->pid == c->pid)
-			return true;
-	return false;
-}
 
 void wqd_client_close(struct wqd *d, struct wqd_client *c)
 {
@@ -281,8 +288,17 @@ void wqd_client_close(struct wqd *d, struct wqd_client *c)
 	/* Closing a queue drops its watches without records, as mainline. */
 	while (c->watches)
 		wqd_drop_watch(d, c->watches);
-	if (d->keys && !other_client_of(d, c))
-		watchq_keys_del_prover(d->keys, c->pid);
+	/* Another connection of this process takes over its proving. */
+	if (c->prover) {
+		struct wqd_client *o;
+
+		for (o = d->clients; o && (o == c || o->pid != c->pid); o = o->next)
+			;
+		if (o)
+			o->prover = true;
+		else
+			watchq_keys_del_prover(d->keys, c->pid);
+	}
 	if (c->q) {
 		struct wqd_queue **w;
 
