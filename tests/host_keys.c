@@ -54,6 +54,26 @@ static __s32 new_key(const char *name, __s32 in)
 	}								\
 } while (0)
 
+/*
+ * A key scenario: a daemon, this process's queue and sentinel, shared
+ * memory for the child's results (@o); the body returns whether every
+ * assertion held.
+ */
+#define KEY_TEST(name)							\
+	static bool name##_body(struct host_fix *f, struct op *o);	\
+	WATCHQ_TEST(name)						\
+	{								\
+		struct host_fix f;					\
+		struct op *o;						\
+		bool ok;						\
+									\
+		SETUP(&f, o);						\
+		ok = name##_body(&f, o);				\
+		host_fix_teardown(&f);					\
+		return ok ? TEST_PASS : TEST_FAIL;			\
+	}								\
+	static bool name##_body(struct host_fix *f, struct op *o)
+
 static int add_user_key(void *arg)
 {
 	struct op *o = arg;
@@ -63,23 +83,16 @@ static int add_user_key(void *arg)
 	return o->out > 0 && o->out2 > 0 ? 0 : 1;
 }
 
-WATCHQ_TEST(keys_add_key_creates_then_updates)
+KEY_TEST(keys_add_key_creates_then_updates)
 {
-	struct host_fix f;
-	struct op *o;
-	bool ok;
-
-	SETUP(&f, o);
 	o->ring = new_ring("r", KEY_SPEC_SESSION_KEYRING);
-	ok = ASSERT_OK(watchq_watch_key(f.q, o->ring, 1), "watch ring") &&
-	     ASSERT_EQ(host_run_as(NOBODY, NOBODY, add_user_key, o), 0, "add_key x2") &&
-	     ASSERT_EQ(o->out2, o->out, "second add_key updated the first key") &&
-	     /* The update posts UPDATED on the key (unwatched) and nothing on
+	return ASSERT_OK(watchq_watch_key(f->q, o->ring, 1), "watch ring") &&
+	       ASSERT_EQ(host_run_as(NOBODY, NOBODY, add_user_key, o), 0, "add_key x2") &&
+	       ASSERT_EQ(o->out2, o->out, "second add_key updated the first key") &&
+	       /* The update posts UPDATED on the key (unwatched) and nothing on
 	      * the ring. */
-	     EXPECT_RECS(&f, "add_key create, then update",
+	       EXPECT_RECS(f, "add_key create, then update",
 			 KEY_REC(LINKED, o->ring, o->out, 1));
-	host_fix_teardown(&f);
-	return ok ? TEST_PASS : TEST_FAIL;
 }
 
 static int update_by_add(void *arg)
@@ -89,22 +102,15 @@ static int update_by_add(void *arg)
 	return host_add_key("user", "k", "again", o->ring) == o->key ? 0 : 1;
 }
 
-WATCHQ_TEST(keys_add_key_update_posts_updated_only)
+KEY_TEST(keys_add_key_update_posts_updated_only)
 {
-	struct host_fix f;
-	struct op *o;
-	bool ok;
-
-	SETUP(&f, o);
 	o->ring = new_ring("r", KEY_SPEC_SESSION_KEYRING);
 	o->key = new_key("k", o->ring);
-	ok = ASSERT_OK(watchq_watch_key(f.q, o->ring, 1), "watch ring") &&
-	     ASSERT_OK(watchq_watch_key(f.q, o->key, 2), "watch key") &&
-	     ASSERT_EQ(host_run_as(NOBODY, NOBODY, update_by_add, o), 0, "add_key") &&
-	     EXPECT_RECS(&f, "add_key of an existing key",
+	return ASSERT_OK(watchq_watch_key(f->q, o->ring, 1), "watch ring") &&
+	       ASSERT_OK(watchq_watch_key(f->q, o->key, 2), "watch key") &&
+	       ASSERT_EQ(host_run_as(NOBODY, NOBODY, update_by_add, o), 0, "add_key") &&
+	       EXPECT_RECS(f, "add_key of an existing key",
 			 KEY_REC(UPDATED, o->key, 0, 2));
-	host_fix_teardown(&f);
-	return ok ? TEST_PASS : TEST_FAIL;
 }
 
 static int add_keyring_twice(void *arg)
@@ -116,21 +122,14 @@ static int add_keyring_twice(void *arg)
 	return o->out > 0 && o->out2 > 0 && o->out != o->out2 ? 0 : 1;
 }
 
-WATCHQ_TEST(keys_add_key_replaces_link_without_unlinked)
+KEY_TEST(keys_add_key_replaces_link_without_unlinked)
 {
-	struct host_fix f;
-	struct op *o;
-	bool ok;
-
-	SETUP(&f, o);
 	o->ring = new_ring("r", KEY_SPEC_SESSION_KEYRING);
-	ok = ASSERT_OK(watchq_watch_key(f.q, o->ring, 3), "watch ring") &&
-	     ASSERT_EQ(host_run_as(NOBODY, NOBODY, add_keyring_twice, o), 0, "add_key x2") &&
-	     EXPECT_RECS(&f, "a same-description keyring displaces the link",
+	return ASSERT_OK(watchq_watch_key(f->q, o->ring, 3), "watch ring") &&
+	       ASSERT_EQ(host_run_as(NOBODY, NOBODY, add_keyring_twice, o), 0, "add_key x2") &&
+	       EXPECT_RECS(f, "a same-description keyring displaces the link",
 			 KEY_REC(LINKED, o->ring, o->out, 3),
 			 KEY_REC(LINKED, o->ring, o->out2, 3));
-	host_fix_teardown(&f);
-	return ok ? TEST_PASS : TEST_FAIL;
 }
 
 static int do_update(void *arg)
@@ -140,19 +139,12 @@ static int do_update(void *arg)
 	return host_keyctl(KEYCTL_UPDATE, o->key, (unsigned long)"new", 3, 0) ? 1 : 0;
 }
 
-WATCHQ_TEST(keys_update)
+KEY_TEST(keys_update)
 {
-	struct host_fix f;
-	struct op *o;
-	bool ok;
-
-	SETUP(&f, o);
 	o->key = new_key("k", KEY_SPEC_SESSION_KEYRING);
-	ok = ASSERT_OK(watchq_watch_key(f.q, o->key, 4), "watch") &&
-	     ASSERT_EQ(host_run_as(NOBODY, NOBODY, do_update, o), 0, "update") &&
-	     EXPECT_RECS(&f, "KEYCTL_UPDATE", KEY_REC(UPDATED, o->key, 0, 4));
-	host_fix_teardown(&f);
-	return ok ? TEST_PASS : TEST_FAIL;
+	return ASSERT_OK(watchq_watch_key(f->q, o->key, 4), "watch") &&
+	       ASSERT_EQ(host_run_as(NOBODY, NOBODY, do_update, o), 0, "update") &&
+	       EXPECT_RECS(f, "KEYCTL_UPDATE", KEY_REC(UPDATED, o->key, 0, 4));
 }
 
 static int link_unlink(void *arg)
@@ -163,24 +155,17 @@ static int link_unlink(void *arg)
 	       host_keyctl(KEYCTL_UNLINK, o->key, o->ring, 0, 0);
 }
 
-WATCHQ_TEST(keys_link_and_unlink)
+KEY_TEST(keys_link_and_unlink)
 {
-	struct host_fix f;
-	struct op *o;
-	bool ok;
-
-	SETUP(&f, o);
 	o->ring = new_ring("r", KEY_SPEC_SESSION_KEYRING);
 	o->key = new_key("k", KEY_SPEC_SESSION_KEYRING);
-	ok = ASSERT_OK(watchq_watch_key(f.q, o->ring, 5), "watch ring") &&
-	     ASSERT_OK(watchq_watch_key(f.q, o->key, 6), "watch key") &&
-	     ASSERT_EQ(host_run_as(NOBODY, NOBODY, link_unlink, o), 0, "link, unlink") &&
-	     /* A watch on the key sees nothing: linking changes the ring. */
-	     EXPECT_RECS(&f, "KEYCTL_LINK then KEYCTL_UNLINK",
+	return ASSERT_OK(watchq_watch_key(f->q, o->ring, 5), "watch ring") &&
+	       ASSERT_OK(watchq_watch_key(f->q, o->key, 6), "watch key") &&
+	       ASSERT_EQ(host_run_as(NOBODY, NOBODY, link_unlink, o), 0, "link, unlink") &&
+	       /* A watch on the key sees nothing: linking changes the ring. */
+	       EXPECT_RECS(f, "KEYCTL_LINK then KEYCTL_UNLINK",
 			 KEY_REC(LINKED, o->ring, o->key, 5),
 			 KEY_REC(UNLINKED, o->ring, o->key, 5));
-	host_fix_teardown(&f);
-	return ok ? TEST_PASS : TEST_FAIL;
 }
 
 static int do_move(void *arg)
@@ -190,24 +175,17 @@ static int do_move(void *arg)
 	return host_keyctl(KEYCTL_MOVE, o->key, o->ring, o->ring2, 0) ? 1 : 0;
 }
 
-WATCHQ_TEST(keys_move)
+KEY_TEST(keys_move)
 {
-	struct host_fix f;
-	struct op *o;
-	bool ok;
-
-	SETUP(&f, o);
 	o->ring = new_ring("from", KEY_SPEC_SESSION_KEYRING);
 	o->ring2 = new_ring("to", KEY_SPEC_SESSION_KEYRING);
 	o->key = new_key("k", o->ring);
-	ok = ASSERT_OK(watchq_watch_key(f.q, o->ring, 1), "watch from") &&
-	     ASSERT_OK(watchq_watch_key(f.q, o->ring2, 2), "watch to") &&
-	     ASSERT_EQ(host_run_as(NOBODY, NOBODY, do_move, o), 0, "move") &&
-	     EXPECT_RECS(&f, "KEYCTL_MOVE",
+	return ASSERT_OK(watchq_watch_key(f->q, o->ring, 1), "watch from") &&
+	       ASSERT_OK(watchq_watch_key(f->q, o->ring2, 2), "watch to") &&
+	       ASSERT_EQ(host_run_as(NOBODY, NOBODY, do_move, o), 0, "move") &&
+	       EXPECT_RECS(f, "KEYCTL_MOVE",
 			 KEY_REC(UNLINKED, o->ring, o->key, 1),
 			 KEY_REC(LINKED, o->ring2, o->key, 2));
-	host_fix_teardown(&f);
-	return ok ? TEST_PASS : TEST_FAIL;
 }
 
 static int clear_twice(void *arg)
@@ -218,23 +196,16 @@ static int clear_twice(void *arg)
 	       host_keyctl(KEYCTL_CLEAR, o->ring, 0, 0, 0);
 }
 
-WATCHQ_TEST(keys_clear_even_when_empty)
+KEY_TEST(keys_clear_even_when_empty)
 {
-	struct host_fix f;
-	struct op *o;
-	bool ok;
-
-	SETUP(&f, o);
 	o->ring = new_ring("r", KEY_SPEC_SESSION_KEYRING);
 	new_key("a", o->ring);
 	new_key("b", o->ring);
-	ok = ASSERT_OK(watchq_watch_key(f.q, o->ring, 8), "watch") &&
-	     ASSERT_EQ(host_run_as(NOBODY, NOBODY, clear_twice, o), 0, "clear x2") &&
-	     EXPECT_RECS(&f, "KEYCTL_CLEAR twice",
+	return ASSERT_OK(watchq_watch_key(f->q, o->ring, 8), "watch") &&
+	       ASSERT_EQ(host_run_as(NOBODY, NOBODY, clear_twice, o), 0, "clear x2") &&
+	       EXPECT_RECS(f, "KEYCTL_CLEAR twice",
 			 KEY_REC(CLEARED, o->ring, 0, 8),
 			 KEY_REC(CLEARED, o->ring, 0, 8));
-	host_fix_teardown(&f);
-	return ok ? TEST_PASS : TEST_FAIL;
 }
 
 static int revoke_twice(void *arg)
@@ -246,21 +217,14 @@ static int revoke_twice(void *arg)
 	return 0;
 }
 
-WATCHQ_TEST(keys_revoke_first_time_only)
+KEY_TEST(keys_revoke_first_time_only)
 {
-	struct host_fix f;
-	struct op *o;
-	bool ok;
-
-	SETUP(&f, o);
 	o->key = new_key("k", KEY_SPEC_SESSION_KEYRING);
-	ok = ASSERT_OK(watchq_watch_key(f.q, o->key, 9), "watch") &&
-	     ASSERT_EQ(host_run_as(NOBODY, NOBODY, revoke_twice, o), 0, "revoke x2") &&
-	     ASSERT_EQ(o->ret, 0, "first revoke") &&
-	     ASSERT_EQ(o->ret2, -EKEYREVOKED, "second revoke") &&
-	     EXPECT_RECS(&f, "KEYCTL_REVOKE twice", KEY_REC(REVOKED, o->key, 0, 9));
-	host_fix_teardown(&f);
-	return ok ? TEST_PASS : TEST_FAIL;
+	return ASSERT_OK(watchq_watch_key(f->q, o->key, 9), "watch") &&
+	       ASSERT_EQ(host_run_as(NOBODY, NOBODY, revoke_twice, o), 0, "revoke x2") &&
+	       ASSERT_EQ(o->ret, 0, "first revoke") &&
+	       ASSERT_EQ(o->ret2, -EKEYREVOKED, "second revoke") &&
+	       EXPECT_RECS(f, "KEYCTL_REVOKE twice", KEY_REC(REVOKED, o->key, 0, 9));
 }
 
 static int setperm(void *arg)
@@ -271,23 +235,16 @@ static int setperm(void *arg)
 	return 0;
 }
 
-WATCHQ_TEST(keys_setperm_only_by_owner)
+KEY_TEST(keys_setperm_only_by_owner)
 {
-	struct host_fix f;
-	struct op *o;
-	bool ok;
-
-	SETUP(&f, o);
 	o->key = new_key("k", KEY_SPEC_SESSION_KEYRING);
-	ok = ASSERT_OK(watchq_watch_key(f.q, o->key, 10), "watch") &&
-	     ASSERT_EQ(host_run_as(NOBODY, NOBODY, setperm, o), 0, "setperm as nobody") &&
-	     ASSERT_EQ(o->ret, -EACCES, "not the owner: refused") &&
-	     EXPECT_NONE(&f, "a refused KEYCTL_SETPERM") &&
-	     ASSERT_EQ(host_run_as(-1, -1, setperm, o), 0, "setperm as owner") &&
-	     ASSERT_EQ(o->ret, 0, "the owner may") &&
-	     EXPECT_RECS(&f, "KEYCTL_SETPERM", KEY_REC(SETATTR, o->key, 0, 10));
-	host_fix_teardown(&f);
-	return ok ? TEST_PASS : TEST_FAIL;
+	return ASSERT_OK(watchq_watch_key(f->q, o->key, 10), "watch") &&
+	       ASSERT_EQ(host_run_as(NOBODY, NOBODY, setperm, o), 0, "setperm as nobody") &&
+	       ASSERT_EQ(o->ret, -EACCES, "not the owner: refused") &&
+	       EXPECT_NONE(f, "a refused KEYCTL_SETPERM") &&
+	       ASSERT_EQ(host_run_as(-1, -1, setperm, o), 0, "setperm as owner") &&
+	       ASSERT_EQ(o->ret, 0, "the owner may") &&
+	       EXPECT_RECS(f, "KEYCTL_SETPERM", KEY_REC(SETATTR, o->key, 0, 10));
 }
 
 static int chown_noop_then_real(void *arg)
@@ -299,22 +256,15 @@ static int chown_noop_then_real(void *arg)
 	return 0;
 }
 
-WATCHQ_TEST(keys_chown)
+KEY_TEST(keys_chown)
 {
-	struct host_fix f;
-	struct op *o;
-	bool ok;
-
-	SETUP(&f, o);
 	o->key = new_key("k", KEY_SPEC_SESSION_KEYRING);
-	ok = ASSERT_OK(watchq_watch_key(f.q, o->key, 11), "watch") &&
-	     ASSERT_EQ(host_run_as(-1, -1, chown_noop_then_real, o), 0, "chown") &&
-	     ASSERT_EQ(o->ret, 0, "chown -1 -1") &&
-	     ASSERT_EQ(o->ret2, 0, "chown -1 nobody") &&
-	     EXPECT_RECS(&f, "KEYCTL_CHOWN (-1,-1 posts nothing)",
+	return ASSERT_OK(watchq_watch_key(f->q, o->key, 11), "watch") &&
+	       ASSERT_EQ(host_run_as(-1, -1, chown_noop_then_real, o), 0, "chown") &&
+	       ASSERT_EQ(o->ret, 0, "chown -1 -1") &&
+	       ASSERT_EQ(o->ret2, 0, "chown -1 nobody") &&
+	       EXPECT_RECS(f, "KEYCTL_CHOWN (-1,-1 posts nothing)",
 			 KEY_REC(SETATTR, o->key, 0, 11));
-	host_fix_teardown(&f);
-	return ok ? TEST_PASS : TEST_FAIL;
 }
 
 static int timeout_and_restrict(void *arg)
@@ -325,23 +275,16 @@ static int timeout_and_restrict(void *arg)
 	       host_keyctl(KEYCTL_RESTRICT_KEYRING, o->ring, 0, 0, 0);
 }
 
-WATCHQ_TEST(keys_set_timeout_and_restrict)
+KEY_TEST(keys_set_timeout_and_restrict)
 {
-	struct host_fix f;
-	struct op *o;
-	bool ok;
-
-	SETUP(&f, o);
 	o->key = new_key("k", KEY_SPEC_SESSION_KEYRING);
 	o->ring = new_ring("r", KEY_SPEC_SESSION_KEYRING);
-	ok = ASSERT_OK(watchq_watch_key(f.q, o->key, 12), "watch key") &&
-	     ASSERT_OK(watchq_watch_key(f.q, o->ring, 13), "watch ring") &&
-	     ASSERT_EQ(host_run_as(-1, -1, timeout_and_restrict, o), 0, "ops") &&
-	     EXPECT_RECS(&f, "KEYCTL_SET_TIMEOUT, KEYCTL_RESTRICT_KEYRING",
+	return ASSERT_OK(watchq_watch_key(f->q, o->key, 12), "watch key") &&
+	       ASSERT_OK(watchq_watch_key(f->q, o->ring, 13), "watch ring") &&
+	       ASSERT_EQ(host_run_as(-1, -1, timeout_and_restrict, o), 0, "ops") &&
+	       EXPECT_RECS(f, "KEYCTL_SET_TIMEOUT, KEYCTL_RESTRICT_KEYRING",
 			 KEY_REC(SETATTR, o->key, 0, 12),
 			 KEY_REC(SETATTR, o->ring, 0, 13));
-	host_fix_teardown(&f);
-	return ok ? TEST_PASS : TEST_FAIL;
 }
 
 static int search_into(void *arg)
@@ -353,23 +296,16 @@ static int search_into(void *arg)
 	return 0;
 }
 
-WATCHQ_TEST(keys_search_with_destination)
+KEY_TEST(keys_search_with_destination)
 {
-	struct host_fix f;
-	struct op *o;
-	bool ok;
-
-	SETUP(&f, o);
 	o->ring = new_ring("src", KEY_SPEC_SESSION_KEYRING);
 	o->ring2 = new_ring("dst", KEY_SPEC_SESSION_KEYRING);
 	o->key = new_key("findme", o->ring);
-	ok = ASSERT_OK(watchq_watch_key(f.q, o->ring2, 14), "watch dst") &&
-	     ASSERT_EQ(host_run_as(-1, -1, search_into, o), 0, "search") &&
-	     ASSERT_EQ(o->ret, o->key, "found") &&
-	     EXPECT_RECS(&f, "KEYCTL_SEARCH with a destination",
+	return ASSERT_OK(watchq_watch_key(f->q, o->ring2, 14), "watch dst") &&
+	       ASSERT_EQ(host_run_as(-1, -1, search_into, o), 0, "search") &&
+	       ASSERT_EQ(o->ret, o->key, "found") &&
+	       EXPECT_RECS(f, "KEYCTL_SEARCH with a destination",
 			 KEY_REC(LINKED, o->ring2, o->key, 14));
-	host_fix_teardown(&f);
-	return ok ? TEST_PASS : TEST_FAIL;
 }
 
 static int invalidate_twice(void *arg)
@@ -392,26 +328,19 @@ static bool expect_later(struct host_fix *f, struct host_rec want, int timeout_m
 	return host_expect("later record", &got, 1, &want, 1);
 }
 
-WATCHQ_TEST(keys_invalidate_then_destroyed)
+KEY_TEST(keys_invalidate_then_destroyed)
 {
-	struct host_fix f;
-	struct op *o;
-	bool ok;
-
-	SETUP(&f, o);
 	o->key = new_key("k", KEY_SPEC_SESSION_KEYRING);
 	/* The sentinel's sync could race the collector: sync first on
 	 * nothing, then invalidate and wait for each record in turn. */
-	ok = ASSERT_OK(watchq_watch_key(f.q, o->key, 15), "watch") &&
-	     ASSERT_EQ(host_run_as(NOBODY, NOBODY, invalidate_twice, o), 0, "invalidate") &&
-	     ASSERT_EQ(o->ret, 0, "first invalidate") &&
-	     ASSERT_TRUE(o->ret2 < 0, "second invalidate fails") &&
-	     expect_later(&f, KEY_REC(INVALIDATED, o->key, 0, 15), 5000) &&
-	     /* An invalidated key is collected at once: the watch ends. */
-	     expect_later(&f, REMOVAL_REC(o->key, 15), 5000) &&
-	     EXPECT_NONE(&f, "nothing more");
-	host_fix_teardown(&f);
-	return ok ? TEST_PASS : TEST_FAIL;
+	return ASSERT_OK(watchq_watch_key(f->q, o->key, 15), "watch") &&
+	       ASSERT_EQ(host_run_as(NOBODY, NOBODY, invalidate_twice, o), 0, "invalidate") &&
+	       ASSERT_EQ(o->ret, 0, "first invalidate") &&
+	       ASSERT_TRUE(o->ret2 < 0, "second invalidate fails") &&
+	       expect_later(f, KEY_REC(INVALIDATED, o->key, 0, 15), 5000) &&
+	       /* An invalidated key is collected at once: the watch ends. */
+	       expect_later(f, REMOVAL_REC(o->key, 15), 5000) &&
+	       EXPECT_NONE(f, "nothing more");
 }
 
 static int unlink_last(void *arg)
@@ -421,55 +350,34 @@ static int unlink_last(void *arg)
 	return host_keyctl(KEYCTL_UNLINK, o->key, o->ring, 0, 0) ? 1 : 0;
 }
 
-WATCHQ_TEST(keys_destroyed_key_posts_removal)
+KEY_TEST(keys_destroyed_key_posts_removal)
 {
-	struct host_fix f;
-	struct op *o;
-	bool ok;
-
-	SETUP(&f, o);
 	o->ring = new_ring("r", KEY_SPEC_SESSION_KEYRING);
 	o->key = new_key("k", o->ring);
-	ok = ASSERT_OK(watchq_watch_key(f.q, o->key, 16), "watch") &&
-	     ASSERT_EQ(host_run_as(NOBODY, NOBODY, unlink_last, o), 0, "unlink") &&
-	     expect_later(&f, REMOVAL_REC(o->key, 16), 5000) &&
-	     EXPECT_NONE(&f, "nothing more") &&
-	     ASSERT_EQ(watchq_unwatch_key(f.q, o->key, 0), -EBADSLT, "the watch is gone");
-	host_fix_teardown(&f);
-	return ok ? TEST_PASS : TEST_FAIL;
+	return ASSERT_OK(watchq_watch_key(f->q, o->key, 16), "watch") &&
+	       ASSERT_EQ(host_run_as(NOBODY, NOBODY, unlink_last, o), 0, "unlink") &&
+	       expect_later(f, REMOVAL_REC(o->key, 16), 5000) &&
+	       EXPECT_NONE(f, "nothing more") &&
+	       ASSERT_EQ(watchq_unwatch_key(f->q, o->key, 0), -EBADSLT, "the watch is gone");
 }
 
-WATCHQ_TEST(keys_unwatch_posts_removal)
+KEY_TEST(keys_unwatch_posts_removal)
 {
-	struct host_fix f;
-	struct op *o;
-	bool ok;
-
-	SETUP(&f, o);
 	o->key = new_key("k", KEY_SPEC_SESSION_KEYRING);
-	ok = ASSERT_OK(watchq_watch_key(f.q, o->key, 17), "watch") &&
-	     ASSERT_EQ(watchq_watch_key(f.q, o->key, 18), -EBUSY, "twice") &&
-	     ASSERT_OK(watchq_unwatch_key(f.q, o->key, 0), "unwatch") &&
-	     ASSERT_EQ(watchq_unwatch_key(f.q, o->key, 0), -EBADSLT, "unwatch again") &&
-	     ASSERT_EQ(host_run_as(NOBODY, NOBODY, do_update, o), 0, "update") &&
-	     EXPECT_RECS(&f, "removal, then nothing from the key",
+	return ASSERT_OK(watchq_watch_key(f->q, o->key, 17), "watch") &&
+	       ASSERT_EQ(watchq_watch_key(f->q, o->key, 18), -EBUSY, "twice") &&
+	       ASSERT_OK(watchq_unwatch_key(f->q, o->key, 0), "unwatch") &&
+	       ASSERT_EQ(watchq_unwatch_key(f->q, o->key, 0), -EBADSLT, "unwatch again") &&
+	       ASSERT_EQ(host_run_as(NOBODY, NOBODY, do_update, o), 0, "update") &&
+	       EXPECT_RECS(f, "removal, then nothing from the key",
 			 REMOVAL_REC(o->key, 17));
-	host_fix_teardown(&f);
-	return ok ? TEST_PASS : TEST_FAIL;
 }
 
-WATCHQ_TEST(keys_watch_errors)
+KEY_TEST(keys_watch_errors)
 {
-	struct host_fix f;
-	struct op *o;
-	bool ok;
-
-	SETUP(&f, o);
 	o->key = new_key("k", KEY_SPEC_SESSION_KEYRING);
 	host_keyctl(KEYCTL_UNLINK, o->key, KEY_SPEC_SESSION_KEYRING, 0, 0);
-	ok = ASSERT_EQ(watchq_watch_key(f.q, 0, 1), -EINVAL, "key 0") &&
-	     ASSERT_EQ(watchq_watch_key(f.q, f.sentinel, 256), -EINVAL, "watch id 256") &&
-	     ASSERT_EQ(watchq_watch_key(f.q, 0x7ffffff0, 1), -ENOKEY, "no such key");
-	host_fix_teardown(&f);
-	return ok ? TEST_PASS : TEST_FAIL;
+	return ASSERT_EQ(watchq_watch_key(f->q, 0, 1), -EINVAL, "key 0") &&
+	       ASSERT_EQ(watchq_watch_key(f->q, f->sentinel, 256), -EINVAL, "watch id 256") &&
+	       ASSERT_EQ(watchq_watch_key(f->q, 0x7ffffff0, 1), -ENOKEY, "no such key");
 }
