@@ -5,8 +5,8 @@
  *   - ERROR and EDQUOT from write-like syscalls failing with EIO, ENOSPC or
  *     EDQUOT, resolved to the superblock of their fd (arguments read back
  *     from the task's saved registers at sys_exit);
- *   - ERROR from ext4_error (EFSCORRUPTED: the tracepoint has no errno)
- *     and ext4_shutdown (EIO);
+ *   - ERROR from ext4_shutdown (EIO), and a hint from ext4_error (the
+ *     tracepoint has no errno: user space reads ext4's error record);
  *   - hints for READONLY: a successful mount(2)/fsconfig() (remounts), or
  *     an ext4 error (errors=remount-ro); user space rereads sb flags.
  */
@@ -18,7 +18,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define EIO		5
 #define ENOSPC		28
 #define EDQUOT		122
-#define EFSCORRUPTED	117	/* EUCLEAN */
 
 /* Nonzero while at least one superblock watch exists. */
 __u32 watchq_sb_on;
@@ -56,12 +55,12 @@ static __always_inline void emit_sb(__u32 kdev, __u32 subtype, __u32 err)
 		watchq_emit(&n, 16);
 }
 
-static __always_inline void emit_hint(__u32 kdev)
+static __always_inline void emit_hint(__u32 kdev, __u32 flags)
 {
 	struct watchq_sb_hint h = {};
 
 	h.type_subtype = WATCHQ_TYPE_SB_NOTIFY | (WATCHQ_SB_HINT << 24);
-	h.info = WATCHQ_INFO(2, 0, 0);
+	h.info = WATCHQ_INFO(2, 0, flags);
 	h.sb_id = kdev ? user_dev(kdev) : 0;
 	watchq_emit(&h, sizeof(h));
 }
@@ -128,7 +127,7 @@ IO_ON(copy_file_range, 2)
 static __always_inline void remount_hint(struct trace_event_raw_sys_exit *ctx)
 {
 	if (watchq_sb_on && BPF_CORE_READ(ctx, ret) == 0)
-		emit_hint(0);
+		emit_hint(0, 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_mount")
@@ -152,8 +151,9 @@ int watchq_sb_ext4_error(struct trace_event_raw_ext4_error *ctx)
 
 	if (!watchq_sb_on || !bpf_map_lookup_elem(&watched_sbs, &dev))
 		return 0;
-	emit_sb(dev, WATCHQ_NOTIFY_SUPERBLOCK_ERROR, EFSCORRUPTED);
-	emit_hint(dev);
+	/* The errno is not known yet (ext4 records it after the tracepoint):
+	 * user space posts the ERROR from ext4's own error record. */
+	emit_hint(dev, WATCHQ_SB_HINT_EXT4_ERROR);
 	return 0;
 }
 
@@ -165,6 +165,6 @@ int watchq_sb_ext4_shutdown(struct trace_event_raw_ext4_shutdown *ctx)
 	if (!watchq_sb_on || !bpf_map_lookup_elem(&watched_sbs, &dev))
 		return 0;
 	emit_sb(dev, WATCHQ_NOTIFY_SUPERBLOCK_ERROR, EIO);
-	emit_hint(dev);
+	emit_hint(dev, 0);
 	return 0;
 }

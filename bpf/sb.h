@@ -10,6 +10,9 @@
  */
 #define WATCHQ_SB_HINT		255
 
+/* In the hint's info (type-specific bits): ext4_error fired on sb_id. */
+#define WATCHQ_SB_HINT_EXT4_ERROR	(1U << 16)
+
 struct watchq_sb_hint {
 	__u32	type_subtype;	/* WATCHQ_TYPE_SB_NOTIFY, subtype HINT */
 	__u32	info;		/* 2 slots */

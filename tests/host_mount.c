@@ -291,3 +291,151 @@ WATCHQ_TEST(mount_shared_propagation)
 	}
 	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
 }
+
+/* The new mount API, by number: Debian 12's headers lack some of it. */
+#define WQ_SYS_open_tree	428
+#define WQ_SYS_move_mount	429
+#define WQ_SYS_fsopen		430
+#define WQ_SYS_fsconfig		431
+#define WQ_SYS_fsmount		432
+#define WQ_SYS_fspick		433
+#define WQ_OPEN_TREE_CLONE	1
+#define WQ_MOVE_MOUNT_F_EMPTY_PATH 0x4
+#define WQ_FSCONFIG_SET_FLAG	0
+#define WQ_FSCONFIG_SET_STRING	1
+#define WQ_FSCONFIG_CMD_CREATE	6
+#define WQ_FSCONFIG_CMD_RECONFIGURE 7
+#define WQ_MOUNT_ATTR_RDONLY	0x1
+
+static int attach(int mfd, const char *to)
+{
+	int r = (int)syscall(WQ_SYS_move_mount, mfd, "", AT_FDCWD, to,
+			     WQ_MOVE_MOUNT_F_EMPTY_PATH);
+
+	close(mfd);
+	return r;
+}
+
+/* open_tree(OPEN_TREE_CLONE) + move_mount, fsopen/fsconfig/fsmount +
+ * move_mount: a NEW_MOUNT each, when move_mount attaches them. */
+WATCHQ_TEST(mount_new_api_open_tree_fsmount)
+{
+	struct host_rec got[8];
+	struct mfix f;
+	__u64 base, a, b = 0, c = 0;
+	int n = 0, none = -1, tfd = -1, fsfd = -1, mfd = -1;
+	bool ok;
+
+	HOST_REQUIRE();
+	SETUP(&f, "a", "b", "c");
+	base = mnt_id(f.base);
+	ok = ASSERT_OK(mount("wqa", f.path[0], "tmpfs", 0, NULL), "mount a") &&
+	     ASSERT_TRUE((a = mnt_id(f.path[0])) != base, "a's id") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, f.base, 1), "watch the tmpfs") &&
+	     ASSERT_TRUE((tfd = (int)syscall(WQ_SYS_open_tree, AT_FDCWD, f.path[0],
+					     WQ_OPEN_TREE_CLONE | O_CLOEXEC)) >= 0, "open_tree") &&
+	     /* a detached clone is no mount of the tree yet */
+	     ASSERT_TRUE((none = drain(f.q, got, N(got))) == 0, "nothing before move_mount") &&
+	     STEP(attach(tfd, f.path[1]), "move_mount the clone on b") &&
+	     ASSERT_TRUE((b = mnt_id(f.path[1])) != a && b != base, "b's id") &&
+	     ASSERT_TRUE((fsfd = (int)syscall(WQ_SYS_fsopen, "tmpfs", 1 /* CLOEXEC */)) >= 0,
+			 "fsopen") &&
+	     ASSERT_OK(syscall(WQ_SYS_fsconfig, fsfd, WQ_FSCONFIG_SET_STRING, "size", "64k", 0),
+		       "fsconfig size") &&
+	     ASSERT_OK(syscall(WQ_SYS_fsconfig, fsfd, WQ_FSCONFIG_CMD_CREATE, NULL, NULL, 0),
+		       "fsconfig create") &&
+	     ASSERT_TRUE((mfd = (int)syscall(WQ_SYS_fsmount, fsfd, 1 /* CLOEXEC */,
+					     WQ_MOUNT_ATTR_RDONLY)) >= 0, "fsmount ro") &&
+	     ASSERT_TRUE((none = drain(f.q, got + n, N(got) - n)) == 0,
+			 "nothing before move_mount") &&
+	     STEP(attach(mfd, f.path[2]), "move_mount the new tmpfs on c") &&
+	     ASSERT_TRUE((c = mnt_id(f.path[2])) != b && c != base, "c's id") &&
+	     host_expect("one NEW_MOUNT per move_mount", got, n, (struct host_rec[]){
+			MREC(NEW_MOUNT, base, b, 1, 0), MREC(NEW_MOUNT, base, c, 1, RO),
+		 }, 2);
+	if (fsfd >= 0)
+		close(fsfd);
+	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
+}
+
+/* fspick + fsconfig(FSCONFIG_CMD_RECONFIGURE) ro and back: the superblock
+ * goes read-only, so its mount is read-only: READONLY. */
+WATCHQ_TEST(mount_fsconfig_reconfigure_ro)
+{
+	struct host_rec got[8];
+	struct mfix f;
+	__u64 base, a = 0;
+	int n = 0, fd = -1;
+	bool ok;
+
+	HOST_REQUIRE();
+	SETUP(&f, "a");
+	base = mnt_id(f.base);
+	ok = ASSERT_OK(mount("wqa", f.path[0], "tmpfs", 0, NULL), "mount a") &&
+	     ASSERT_TRUE((a = mnt_id(f.path[0])) != base, "a's id") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, f.base, 1), "watch the tmpfs") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, f.path[0], 2), "watch a") &&
+	     ASSERT_TRUE((fd = (int)syscall(WQ_SYS_fspick, AT_FDCWD, f.path[0], 1)) >= 0,
+			 "fspick") &&
+	     ASSERT_OK(syscall(WQ_SYS_fsconfig, fd, WQ_FSCONFIG_SET_FLAG, "ro", NULL, 0),
+		       "fsconfig ro") &&
+	     STEP(syscall(WQ_SYS_fsconfig, fd, WQ_FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0),
+		  "reconfigure ro") &&
+	     ASSERT_OK(syscall(WQ_SYS_fsconfig, fd, WQ_FSCONFIG_SET_FLAG, "rw", NULL, 0),
+		       "fsconfig rw") &&
+	     STEP(syscall(WQ_SYS_fsconfig, fd, WQ_FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0),
+		  "reconfigure rw") &&
+	     host_expect("READONLY on, then off", got, n, (struct host_rec[]){
+			MREC(READONLY, a, 0, 2, RO), MREC(READONLY, a, 0, 1, RO | SUB),
+			MREC(READONLY, a, 0, 2, 0), MREC(READONLY, a, 0, 1, SUB),
+		 }, 4);
+	if (fd >= 0)
+		close(fd);
+	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
+}
+
+/* A client in namespace B passes an O_PATH fd of a mount of namespace A
+ * (opened by its parent, in A, inherited): refused with EPERM.  The same
+ * client watching a path of its own namespace is accepted: the control. */
+static int foreign_watcher(void *arg)
+{
+	int fd = *(int *)arg, r;
+	char path[64];
+	struct watchq *q;
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return 2;
+	q = watchq_open(NULL, 1);
+	if (!q)
+		return 3;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	r = watchq_watch_mount(q, path, 1);
+	if (r != -EPERM) {
+		fprintf(stderr, "    foreign mount: %d, want %d\n", r, -EPERM);
+		watchq_close(q);
+		return 4;
+	}
+	r = watchq_watch_mount(q, "/", 2);
+	watchq_close(q);
+	if (r) {
+		fprintf(stderr, "    own mount: %d\n", r);
+		return 5;
+	}
+	return 0;
+}
+
+WATCHQ_TEST(mount_foreign_namespace_eperm)
+{
+	struct mfix f;
+	int fd = -1;
+	bool ok;
+
+	HOST_REQUIRE();
+	SETUP(&f, "a");
+	ok = ASSERT_TRUE((fd = open(f.base, O_PATH)) >= 0, "O_PATH fd in namespace A") &&
+	     ASSERT_EQ(host_run_as((uid_t)-1, 0, foreign_watcher, &fd), 0,
+		       "namespace B: EPERM for A's mount, its own accepted");
+	if (fd >= 0)
+		close(fd);
+	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
+}

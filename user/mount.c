@@ -357,11 +357,13 @@ static void diff(struct watchq_mount *m, const struct ent *o, size_t no,
 
 	for (i = 0; i < nn; i++) {
 		const struct ent *x = &nw[i], *was = find(o, no, x->id);
-		__u32 ro = x->attr & WQ_MOUNT_ATTR_RDONLY ? WATCHQ_NOTIFY_MOUNT_IS_NOW_RO : 0;
+		__u32 ro = is_ro(x) ? WATCHQ_NOTIFY_MOUNT_IS_NOW_RO : 0;
 
 		if (!was)
 			continue;
-		if ((was->attr ^ x->attr) & WQ_MOUNT_ATTR_RDONLY)
+		/* read-only by its own flag or by its superblock's (a
+		 * remount or fsconfig reconfigure of the filesystem) */
+		if (is_ro(was) != is_ro(x))
 			post(m, nw, nn, WATCHQ_NOTIFY_MOUNT_READONLY, x->id, 0, ro);
 		if (((was->attr ^ x->attr) & ~WQ_MOUNT_ATTR_RDONLY) ||
 		    was->prop != x->prop || was->peer != x->peer || was->master != x->master)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -33,6 +34,9 @@ struct swatch {
 	int fd;				/* an O_PATH fd on it: how to find it again */
 	__u64 mnt_id, ns_id;		/* the mount that fd is on, and where */
 	bool ro;			/* as last seen */
+	char ext4[64];			/* /sys/fs/ext4/<this> and /proc/fs/ext4/<this>,
+					 * if ext4 on a block device */
+	long errors;			/* ext4's errors_count, as last seen */
 	struct swatch *next;
 };
 
@@ -52,18 +56,139 @@ int watchq_sb_resolve(int fd, __u64 *sb_id)
 	return 0;
 }
 
-/* SB_RDONLY now, from statmount() of the watch's mount; statvfs (which
- * also says ro for a read-only mount) when that mount is gone. */
+/* The first line of @path, or "" (true if it could be read). */
+static bool read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	bool ok = f && fgets(buf, (int)len, f);
+
+	if (f)
+		fclose(f);
+	if (!ok)
+		buf[0] = 0;
+	return ok;
+}
+
+static long ext4_long(const struct swatch *w, const char *attr)
+{
+	char path[160], buf[32];
+
+	snprintf(path, sizeof(path), "/sys/fs/ext4/%s/%s", w->ext4, attr);
+	return read_line(path, buf, sizeof(buf)) ? strtol(buf, NULL, 10) : -1;
+}
+
+/* Whether ext4's option list (one per line) holds @opt. */
+static bool ext4_has_opt(const struct swatch *w, const char *opt)
+{
+	char path[160], line[128];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/fs/ext4/%s/options", w->ext4);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		found = !strcmp(line, opt);
+	}
+	fclose(f);
+	return found;
+}
+
+/* ext4's name for the device (sb->s_id), if ext4 knows it. */
+static void ext4_name(struct swatch *w)
+{
+	char path[64], link[256], sys[160];
+	const char *base;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(w->sb_id), minor(w->sb_id));
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return;
+	link[n] = 0;
+	base = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
+	snprintf(sys, sizeof(sys), "/sys/fs/ext4/%.60s", base);
+	if (!access(sys, F_OK))
+		snprintf(w->ext4, sizeof(w->ext4), "%.60s", base);
+}
+
+/*
+ * Read-only now: SB_RDONLY from statmount() of the watch's mount (statvfs,
+ * which also says ro for a read-only mount, when that mount is gone); or,
+ * for ext4, "emergency_ro": since 6.6 an error under errors=remount-ro (or
+ * an aborted journal) no longer sets SB_RDONLY but stops all writes.
+ */
 static bool sb_ro(const struct swatch *w)
 {
 	__u32 flags, maj, min;
 	struct statvfs sv;
 
+	if (w->ext4[0] && ext4_has_opt(w, "emergency_ro"))
+		return true;
 	if (!watchq_mount_sb_info(w->mnt_id, w->ns_id, &flags, &maj, &min))
 		return flags & WQ_SB_RDONLY;
 	if (!fstatvfs(w->fd, &sv))
 		return sv.f_flag & ST_RDONLY;
 	return w->ro;
+}
+
+/* ext4's error codes (EXT4_ERR_*, as last_error_errcode says) as errnos. */
+static __u32 ext4_errno(long code)
+{
+	static const __u32 map[] = {
+		[2] = EIO, [3] = ENOMEM, [4] = EBADMSG /* EFSBADCRC */,
+		[5] = EUCLEAN /* EFSCORRUPTED */, [6] = ENOSPC, [7] = ENOKEY,
+		[8] = EROFS, [9] = EFBIG, [10] = EEXIST, [11] = ERANGE,
+		[12] = EOVERFLOW, [13] = EBUSY, [14] = ENOTDIR, [15] = ENOTEMPTY,
+		[16] = ESHUTDOWN, [17] = EFAULT,
+	};
+
+	if (code > 0 && code < (long)(sizeof(map) / sizeof(map[0])) && map[code])
+		return map[code];
+	return EUCLEAN;		/* EXT4_ERR_UNKNOWN, or none recorded */
+}
+
+static long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
+}
+
+/*
+ * ext4_error fired on @w's superblock.  The tracepoint comes before ext4
+ * records the error (errors_count, last_error_errcode) and before
+ * errors=remount-ro takes effect, both within the same call: wait for them,
+ * bounded (a superblock ext4 cannot write keeps no count).
+ */
+#define EXT4_WAIT_US	200000
+
+static void ext4_error(struct watchq_sb *s, struct swatch *w)
+{
+	struct watchq_superblock_error_notification n = { 0 };
+	long deadline = now_us() + EXT4_WAIT_US, count = -1;
+
+	while (w->ext4[0] && (count = ext4_long(w, "errors_count")) == w->errors &&
+	       now_us() < deadline)
+		usleep(100);
+	n.error_number = count >= 0 && count != w->errors ?
+			 ext4_errno(ext4_long(w, "last_error_errcode")) : EUCLEAN;
+	if (count >= 0)
+		w->errors = count;
+	if (s->o.subtypes & (1U << WATCHQ_NOTIFY_SUPERBLOCK_ERROR)) {
+		n.s.watch.type = WATCHQ_TYPE_SB_NOTIFY;
+		n.s.watch.subtype = WATCHQ_NOTIFY_SUPERBLOCK_ERROR;
+		n.s.watch.info = WATCHQ_INFO(3, 0, 0);
+		n.s.sb_id = w->sb_id;
+		s->o.post(s->o.ctx, &n.s.watch, w->sb_id);
+	}
+	/* The count is saved before the switch to read-only. */
+	if (!w->ro && w->ext4[0] && ext4_has_opt(w, "errors=remount-ro"))
+		while (!sb_ro(w) && now_us() < deadline)
+			usleep(100);
 }
 
 static void set_on(struct watchq_sb *s)
@@ -96,6 +221,9 @@ int watchq_sb_watch(struct watchq_sb *s, pid_t pid, int fd, __u64 sb_id)
 		free(w);
 		return -errno;
 	}
+	ext4_name(w);
+	if (w->ext4[0])
+		w->errors = ext4_long(w, "errors_count");
 	w->ro = sb_ro(w);
 	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.watched_sbs), &w->kdev, &one,
 				BPF_ANY)) {
@@ -134,6 +262,10 @@ bool watchq_sb_accept(struct watchq_sb *s, const void *data, size_t size)
 		return false;
 	if ((h->type_subtype >> 24) != WATCHQ_SB_HINT)
 		return true;
+	if (h->info & WATCHQ_SB_HINT_EXT4_ERROR)
+		for (struct swatch *w = s->watches; w; w = w->next)
+			if (w->sb_id == h->sb_id)
+				ext4_error(s, w);
 	for (struct swatch *w = s->watches; w; w = w->next) {
 		struct watchq_superblock_notification n = { 0 };
 		bool ro = sb_ro(w);
@@ -242,12 +374,14 @@ void watchq_sb_describe(const struct watchq_sb *s, FILE *f)
 	fprintf(f,
 		"  sb_id = st_dev; root or the --group only\n"
 		"  READONLY: after each successful mount(2)/fsconfig() and ext4 error the\n"
-		"    watched superblocks' SB_RDONLY is reread (statmount): one check per\n"
-		"    watched superblock per remount\n"
+		"    watched superblocks' SB_RDONLY is reread (statmount), and ext4's\n"
+		"    emergency_ro (errors=remount-ro, aborted journal: 6.6+ sets no\n"
+		"    SB_RDONLY): one check per watched superblock per remount\n"
 		"  ERROR: EIO/ENOSPC returned by write, pwrite64, writev, pwritev(2),\n"
 		"    fallocate, ftruncate, fsync, fdatasync, sync_file_range, sendfile,\n"
-		"    copy_file_range on a file of it; ext4_error (errno EUCLEAN: the\n"
-		"    tracepoint carries none), ext4_shutdown (EIO)\n"
+		"    copy_file_range on a file of it; ext4_error (errno from ext4's\n"
+		"    last_error_errcode, waited for up to 200 ms; EUCLEAN if none),\n"
+		"    ext4_shutdown (EIO)\n"
 		"  EDQUOT: the same syscalls returning EDQUOT\n"
 		"  not seen: errors of path syscalls (open(O_CREAT), mkdir, rename...),\n"
 		"    io_uring and mmap writeback, other filesystems' error reports;\n"
