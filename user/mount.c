@@ -581,7 +581,7 @@ int watchq_mount_open(struct watchq_mount **out, const struct watchq_mount_opts 
 	 * is nothing to compare with. */
 	if (sys_statmount(WQ_LSMT_ROOT, 0, 0, &sm, sizeof(sm)) && errno == ENOSYS) {
 		fprintf(stderr, "watchq mount: statmount() is missing (Linux 6.8+)\n");
-		return -ENOSYS;
+		return -EOPNOTSUPP;	/* this kernel cannot carry the source */
 	}
 	err = watchq_mount_bpf_fs("mount");
 	if (err)
