@@ -258,6 +258,13 @@ static struct watchq_keys *bare_open(const __s32 *keys, int n)
 		fprintf(stderr, "bench: load the key source: %s\n", strerror(-err));
 		exit(1);
 	}
+	/* The syscall hooks are attached while some process is a prover,
+	 * as the daemon makes each connected client one. */
+	err = watchq_keys_add_prover(k, getpid());
+	if (err) {
+		fprintf(stderr, "bench: attach the key source: %s\n", strerror(-err));
+		exit(1);
+	}
 	for (int i = 0; i < n; i++) {
 		err = watchq_keys_watch(k, keys[i]);
 		if (err) {
