@@ -615,3 +615,43 @@ WATCHQ_TEST(daemon_per_user_limits_and_group)
 	ok &= host_daemon_stop(&hd);
 	return ok ? TEST_PASS : TEST_FAIL;
 }
+
+/* --filter narrows a type in BPF, before the daemon sees anything:
+ * SETATTR never leaves the kernel, removals still pass. */
+WATCHQ_TEST(daemon_global_filter_in_bpf)
+{
+	struct host_daemon hd;
+	struct watchq *q;
+	struct watchq_stats st = { .sz = sizeof(st) };
+	struct host_rec got[4];
+	__s32 key;
+	int n;
+	bool ok;
+
+	HOST_REQUIRE();
+	host_new_session();
+	key = host_add_key("user", "g", "x", KEY_SPEC_SESSION_KEYRING);
+	if (key < 0 || !host_daemon_start(&hd, "--filter", "key:updated", NULL))
+		return TEST_FAIL;
+	q = watchq_open(NULL, 1);
+	ok = ASSERT_TRUE(q, "open") &&
+	     ASSERT_OK(watchq_watch_key(q, key, 6), "watch") &&
+	     ASSERT_OK(host_keyctl(KEYCTL_SET_TIMEOUT, key, 900, 0, 0), "timeout") &&
+	     ASSERT_OK(host_keyctl(KEYCTL_UPDATE, key, (unsigned long)"y", 1, 0), "update") &&
+	     ASSERT_OK(host_keyctl(KEYCTL_SETPERM, key, 0x3f3f0000, 0, 0), "setperm") &&
+	     ASSERT_OK(watchq_unwatch_key(q, key, 0), "unwatch") &&
+	     ASSERT_OK(watchq_sync(q), "sync");
+	if (ok) {
+		n = host_read(q, got, 4, 100);
+		ok = host_expect("filtered in BPF", got, n,
+				 (struct host_rec[]){ KEY_REC(UPDATED, key, 0, 6),
+						      REMOVAL_REC(key, 6) }, 2) &&
+		     ASSERT_OK(watchq_stats(q, &st), "stats") &&
+		     /* Nothing reached the daemon to be filtered there. */
+		     ASSERT_EQ(st.filtered, 0, "queue filter saw nothing") &&
+		     ASSERT_EQ(st.posted, 2, "posted");
+	}
+	watchq_close(q);
+	ok &= host_daemon_stop(&hd);
+	return ok ? TEST_PASS : TEST_FAIL;
+}
