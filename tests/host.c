@@ -43,7 +43,7 @@ int host_require(void)
 	return TEST_PASS;
 }
 
-static long now_ms(void)
+long host_now_ms(void)
 {
 	struct timespec ts;
 
@@ -130,7 +130,7 @@ bool host_daemon_start(struct host_daemon *hd, ...)
 		_exit(127);
 	}
 	setenv("WATCHQ_SOCKET", hd->sock, 1);
-	for (deadline = now_ms() + 20000; now_ms() < deadline; usleep(20000)) {
+	for (deadline = host_now_ms() + 20000; host_now_ms() < deadline; usleep(20000)) {
 		if (waitpid(hd->pid, &st, WNOHANG) == hd->pid) {
 			TEST_LOG("watchqd exited at start-up (status %#x)", st);
 			host_daemon_log(hd);
@@ -267,7 +267,7 @@ static void to_rec(const struct watchq_notification *n, int slots, struct host_r
 
 int host_read(struct watchq *q, struct host_rec *out, int want, int timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = host_now_ms() + timeout_ms;
 	const struct watchq_notification *n;
 	int got = 0, r;
 
@@ -280,19 +280,26 @@ int host_read(struct watchq *q, struct host_rec *out, int want, int timeout_ms)
 			watchq_consume(q, n);
 			continue;
 		}
-		if (now_ms() >= deadline)
+		if (host_now_ms() >= deadline)
 			break;
-		r = watchq_wait(q, (int)(deadline - now_ms()));
+		r = watchq_wait(q, (int)(deadline - host_now_ms()));
 		if (r < 0)
 			return r;
 	}
 	return got;
 }
 
+int host_drain(struct watchq *q, struct host_rec *out, int max)
+{
+	if (watchq_sync(q))
+		return -1;
+	return host_read(q, out, max, 200);
+}
+
 bool host_sync(struct watchq *q, __s32 sentinel, struct host_rec *out, int max,
 	       int *n, int timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = host_now_ms() + timeout_ms;
 	struct host_rec r;
 	long err;
 
@@ -303,7 +310,7 @@ bool host_sync(struct watchq *q, __s32 sentinel, struct host_rec *out, int max,
 		return false;
 	}
 	for (;;) {
-		int got = host_read(q, &r, 1, (int)(deadline - now_ms()));
+		int got = host_read(q, &r, 1, (int)(deadline - host_now_ms()));
 
 		if (got < 0) {
 			TEST_LOG("reading: %s", strerror(-got));

@@ -75,8 +75,16 @@ __s32 host_sentinel(struct watchq *q);
 bool host_sync(struct watchq *q, __s32 sentinel, struct host_rec *out, int max,
 	       int *n, int timeout_ms);
 
+/* CLOCK_MONOTONIC in milliseconds. */
+long host_now_ms(void);
+
 /* Read records until @want arrive or @timeout_ms passes. */
 int host_read(struct watchq *q, struct host_rec *out, int want, int timeout_ms);
+
+/* Everything the kernel produced so far (watchq_sync), then whatever else
+ * comes within 200 ms: for sources whose records can trail the sync
+ * (mount rescans, ext4 error bookkeeping).  The count, or -1. */
+int host_drain(struct watchq *q, struct host_rec *out, int max);
 
 /* Compare, printing both lists on a difference. */
 bool host_expect(const char *what, const struct host_rec *got, int ngot,

@@ -134,13 +134,6 @@ static bool io_fails(struct bad_disk *b, bool write, __u64 sector)
 	return n < 0 && errno == EIO;
 }
 
-/* Everything produced so far, then nothing more within 200 ms. */
-static int drain(struct watchq *q, struct host_rec *out, int max)
-{
-	if (watchq_sync(q))
-		return -1;
-	return host_read(q, out, max, 200);
-}
 
 #define SETUP_DISK(b) do {						\
 	int __r;							\
@@ -171,7 +164,7 @@ WATCHQ_TEST(block_loop_read_write_errors)
 	     ASSERT_FALSE(io_fails(&b, false, FAIL_SECTOR + FAIL_SECTORS), "read after the range") &&
 	     ASSERT_TRUE(io_fails(&b, false, FAIL_SECTOR), "read in the range fails") &&
 	     ASSERT_TRUE(io_fails(&b, true, FAIL_SECTOR + 16), "write in the range fails") &&
-	     ASSERT_TRUE((n = drain(q, got, N(got))) >= 0, "drain") &&
+	     ASSERT_TRUE((n = host_drain(q, got, N(got))) >= 0, "drain") &&
 	     host_expect("one IO record per failed request", got, n,
 			 (struct host_rec[]){
 				BLOCK_REC(IO, b.dev, FAIL_SECTOR, 7),
@@ -219,8 +212,8 @@ WATCHQ_TEST(block_two_watches_own_filters)
 	     ASSERT_OK(watchq_watch_devices(q2, 2), "q2 watch") &&
 	     ASSERT_EQ(watchq_watch_devices(q2, 3), -EBUSY, "one devices watch per queue") &&
 	     ASSERT_TRUE(io_fails(&b, false, FAIL_SECTOR + 8), "read fails") &&
-	     ASSERT_TRUE((n1 = drain(q1, got1, N(got1))) >= 0, "drain q1") &&
-	     ASSERT_TRUE((n2 = drain(q2, got2, N(got2))) >= 0, "drain q2") &&
+	     ASSERT_TRUE((n1 = host_drain(q1, got1, N(got1))) >= 0, "drain q1") &&
+	     ASSERT_TRUE((n2 = host_drain(q2, got2, N(got2))) >= 0, "drain q2") &&
 	     host_expect("q1 (io, id 1)", got1, n1,
 			 (struct host_rec[]){ BLOCK_REC(IO, b.dev, FAIL_SECTOR + 8, 1) }, 1) &&
 	     host_expect("q2 (timeout only)", got2, n2, NULL, 0) &&
@@ -230,9 +223,9 @@ WATCHQ_TEST(block_two_watches_own_filters)
 	      * removal record too: it passes block records only) */
 	     ASSERT_OK(watchq_unwatch_devices(q1, 1), "q1 unwatch") &&
 	     ASSERT_TRUE(io_fails(&b, false, FAIL_SECTOR), "read fails again") &&
-	     ASSERT_TRUE((n1 = drain(q1, got1, N(got1))) >= 0, "drain q1 again") &&
+	     ASSERT_TRUE((n1 = host_drain(q1, got1, N(got1))) >= 0, "drain q1 again") &&
 	     host_expect("q1 after unwatch", got1, n1, NULL, 0) &&
-	     ASSERT_TRUE((n2 = drain(q2, got2, N(got2))) >= 0, "drain q2 again") &&
+	     ASSERT_TRUE((n2 = host_drain(q2, got2, N(got2))) >= 0, "drain q2 again") &&
 	     ASSERT_OK(watchq_stats(q2, &st), "q2 stats again") &&
 	     ASSERT_EQ(st.filtered, 2, "q2 still watches");
 	if (!ok)
@@ -286,7 +279,7 @@ WATCHQ_TEST_TIMEOUT(block_no_watch_no_traffic, 60)
 	     /* the control: with a watch the same error is a record */
 	     ASSERT_OK(watchq_watch_devices(q, 0), "watch") &&
 	     ASSERT_TRUE(io_fails(&b, false, FAIL_SECTOR), "read fails") &&
-	     ASSERT_TRUE((n = drain(q, got, N(got))) >= 0, "drain") &&
+	     ASSERT_TRUE((n = host_drain(q, got, N(got))) >= 0, "drain") &&
 	     host_expect("with a watch", got, n,
 			 (struct host_rec[]){ BLOCK_REC(IO, b.dev, FAIL_SECTOR, 0) }, 1) &&
 	     ASSERT_EQ(bpf_block_records(&hd), 1, "records from BPF with a watch");

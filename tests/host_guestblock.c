@@ -55,13 +55,6 @@
 	((struct host_rec){ WATCHQ_TYPE_BLOCK_NOTIFY, WATCHQ_NOTIFY_BLOCK_ERROR_##sub, \
 			    wid, 0, 3, (dev), (sector) })
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int write_str(const char *path, const char *val)
 {
@@ -94,10 +87,10 @@ static int read_str(const char *path, char *buf, size_t len)
 
 static bool wait_path(const char *path, int ms)
 {
-	long deadline = now_ms() + ms;
+	long deadline = host_now_ms() + ms;
 
 	while (access(path, F_OK)) {
-		if (now_ms() >= deadline)
+		if (host_now_ms() >= deadline)
 			return false;
 		usleep(10000);
 	}
@@ -159,7 +152,7 @@ static bool run_ops(const char *what, int fd, dev_t dev, dev_t under,
 	struct host_rec got[32], want[32];
 	struct watchq *q = NULL;
 	int i, n = 0, nwant = 0;
-	long t0 = now_ms();
+	long t0 = host_now_ms();
 	bool ok;
 
 	ok = host_daemon_start(&hd, "-v", NULL) &&
@@ -188,7 +181,7 @@ static bool run_ops(const char *what, int fd, dev_t dev, dev_t under,
 	if (!ok)
 		host_daemon_log(&hd);
 	else
-		TEST_LOG("%s: %d I/Os, %d records, %ld ms", what, nops, n, now_ms() - t0);
+		TEST_LOG("%s: %d I/Os, %d records, %ld ms", what, nops, n, host_now_ms() - t0);
 	if (q)
 		watchq_close(q);
 	if (hd.pid > 0 || hd.pid == -1)
@@ -335,7 +328,7 @@ static int sdebug_setup(char *dev, size_t len)
 		{ SDEBUG_PARAMS "/medium_error_count", "8" },
 		{ SDEBUG_DRV "/opts", SDEBUG_OPT_MEDIUM_ERR },
 	};
-	long deadline = now_ms() + 10000;
+	long deadline = host_now_ms() + 10000;
 	int i, err;
 
 	for (i = 0; i < N(params); i++) {
@@ -347,7 +340,7 @@ static int sdebug_setup(char *dev, size_t len)
 	}
 	/* sd probes asynchronously */
 	while (!sdebug_disk(dev, len) || access(dev, F_OK)) {
-		if (now_ms() >= deadline) {
+		if (host_now_ms() >= deadline) {
 			TEST_LOG("no scsi_debug disk in /sys/block");
 			return -1;
 		}
@@ -598,7 +591,7 @@ static bool next_rec(struct watchq *q, struct host_rec *r, int ms, long *at)
 {
 	int n = host_read(q, r, 1, ms);
 
-	*at = now_ms();
+	*at = host_now_ms();
 	return ASSERT_EQ(n, 1, "a record within the time");
 }
 
@@ -622,7 +615,7 @@ WATCHQ_TEST_TIMEOUT(guest_keys_gc_removal_on_last_unlink, 30)
 	     ASSERT_TRUE((key = host_add_key("user", "gc-k", "x", ring)) > 0, "key") &&
 	     ASSERT_OK(watchq_watch_key(f.q, key, 21), "watch") &&
 	     ASSERT_OK(watchq_sync(f.q), "sync") &&
-	     (t0 = now_ms()) &&
+	     (t0 = host_now_ms()) &&
 	     ASSERT_OK(host_keyctl(KEYCTL_UNLINK, (unsigned long)key, (unsigned long)ring, 0, 0),
 		       "unlink the only link") &&
 	     next_rec(f.q, &r, 5000, &at) &&
@@ -660,7 +653,7 @@ WATCHQ_TEST_TIMEOUT(guest_keys_gc_removal_on_expiry, 30)
 					     KEY_SPEC_SESSION_KEYRING)) > 0, "key") &&
 	     ASSERT_OK(watchq_watch_key(f.q, key, 22), "watch") &&
 	     ASSERT_OK(watchq_sync(f.q), "sync") &&
-	     (t0 = now_ms()) &&
+	     (t0 = host_now_ms()) &&
 	     ASSERT_OK(host_keyctl(KEYCTL_SET_TIMEOUT, (unsigned long)key, 1, 0, 0),
 		       "timeout 1 s") &&
 	     next_rec(f.q, &r, 5000, &at) &&

@@ -77,13 +77,6 @@ static bool mfix_teardown(struct mfix *f, bool ok)
 	return ok;
 }
 
-/* Everything produced so far, then nothing more within 200 ms. */
-static int drain(struct watchq *q, struct host_rec *out, int max)
-{
-	if (watchq_sync(q))
-		return -1;
-	return host_read(q, out, max, 200);
-}
 
 /*
  * Records reflect the net change between two rereads of the tree, so the
@@ -92,7 +85,7 @@ static int drain(struct watchq *q, struct host_rec *out, int max)
  */
 static bool collect(struct watchq *q, struct host_rec *got, int *n, int max)
 {
-	int r = drain(q, got + *n, max - *n);
+	int r = host_drain(q, got + *n, max - *n);
 
 	if (r < 0)
 		return false;
@@ -199,7 +192,7 @@ WATCHQ_TEST(mount_lazy_umount_tree)
 	     ASSERT_OK(watchq_watch_mount(f.q, f.base, 1), "watch the tmpfs") &&
 	     ASSERT_OK(watchq_watch_mount(f.q, f.path[0], 4), "watch t") &&
 	     ASSERT_OK(umount2(f.path[0], MNT_DETACH), "lazy umount of t") &&
-	     ASSERT_TRUE((n = drain(f.q, got, N(got))) >= 0, "drain") &&
+	     ASSERT_TRUE((n = host_drain(f.q, got, N(got))) >= 0, "drain") &&
 	     host_expect("one UNMOUNT per mount, deepest first; t's watch ends", got, n,
 		 (struct host_rec[]){
 			MREC(UNMOUNT, tx, ty, 4, SUB), MREC(UNMOUNT, tx, ty, 1, SUB),
@@ -240,7 +233,7 @@ static int unrelated_watcher(void *arg)
 		return 3;
 	if (write(u->ready[1], "r", 1) != 1 || read(u->go[0], &c, 1) != 1)
 		return 4;
-	n = drain(q, got, N(got));
+	n = host_drain(q, got, N(got));
 	watchq_close(q);
 	if (n)
 		fprintf(stderr, "    unrelated namespace got %d records\n", n);
@@ -279,7 +272,7 @@ WATCHQ_TEST(mount_shared_propagation)
 	     ASSERT_EQ(host_run_as((uid_t)-1, 0, mount_in_new_ns, p), 0,
 		       "mount in a peer namespace") &&
 	     ASSERT_TRUE((pid_ = mnt_id(p)) != base, "the propagated mount's id here") &&
-	     ASSERT_TRUE((n = drain(f.q, got, N(got))) >= 0, "drain") &&
+	     ASSERT_TRUE((n = host_drain(f.q, got, N(got))) >= 0, "drain") &&
 	     host_expect("the peer's mount propagated here", got, n, (struct host_rec[]){
 			MREC(NEW_MOUNT, base, pid_, 1, 0),
 		 }, 1);
@@ -335,7 +328,7 @@ WATCHQ_TEST(mount_new_api_open_tree_fsmount)
 	     ASSERT_TRUE((tfd = (int)syscall(WQ_SYS_open_tree, AT_FDCWD, f.path[0],
 					     WQ_OPEN_TREE_CLONE | O_CLOEXEC)) >= 0, "open_tree") &&
 	     /* a detached clone is no mount of the tree yet */
-	     ASSERT_TRUE((none = drain(f.q, got, N(got))) == 0, "nothing before move_mount") &&
+	     ASSERT_TRUE((none = host_drain(f.q, got, N(got))) == 0, "nothing before move_mount") &&
 	     STEP(attach(tfd, f.path[1]), "move_mount the clone on b") &&
 	     ASSERT_TRUE((b = mnt_id(f.path[1])) != a && b != base, "b's id") &&
 	     ASSERT_TRUE((fsfd = (int)syscall(WQ_SYS_fsopen, "tmpfs", 1 /* CLOEXEC */)) >= 0,
@@ -346,7 +339,7 @@ WATCHQ_TEST(mount_new_api_open_tree_fsmount)
 		       "fsconfig create") &&
 	     ASSERT_TRUE((mfd = (int)syscall(WQ_SYS_fsmount, fsfd, 1 /* CLOEXEC */,
 					     WQ_MOUNT_ATTR_RDONLY)) >= 0, "fsmount ro") &&
-	     ASSERT_TRUE((none = drain(f.q, got + n, N(got) - n)) == 0,
+	     ASSERT_TRUE((none = host_drain(f.q, got + n, N(got) - n)) == 0,
 			 "nothing before move_mount") &&
 	     STEP(attach(mfd, f.path[2]), "move_mount the new tmpfs on c") &&
 	     ASSERT_TRUE((c = mnt_id(f.path[2])) != b && c != base, "c's id") &&

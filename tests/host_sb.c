@@ -21,12 +21,6 @@
 	((struct host_rec){ WATCHQ_TYPE_SB_NOTIFY, WATCHQ_NOTIFY_SUPERBLOCK_ERROR, wid, \
 			    0, 3, (dev), (__u32)(err) })
 
-static int drain(struct watchq *q, struct host_rec *out, int max)
-{
-	if (watchq_sync(q))
-		return -1;
-	return host_read(q, out, max, 200);
-}
 
 WATCHQ_TEST(sb_remount_ro_rw_and_enospc)
 {
@@ -51,18 +45,18 @@ WATCHQ_TEST(sb_remount_ro_rw_and_enospc)
 	     ASSERT_TRUE(q = watchq_open(NULL, 4), "watchq_open") &&
 	     ASSERT_OK(watchq_watch_sb(q, dir, 5), "watch the superblock") &&
 	     ASSERT_OK(mount(NULL, dir, NULL, MS_REMOUNT | MS_RDONLY, NULL), "remount ro") &&
-	     ASSERT_TRUE((n = drain(q, got, N(got))) >= 0, "drain") &&
+	     ASSERT_TRUE((n = host_drain(q, got, N(got))) >= 0, "drain") &&
 	     host_expect("read-only", got, n, (struct host_rec[]){
 			SREC(READONLY, st.st_dev, 5, WATCHQ_NOTIFY_SUPERBLOCK_IS_NOW_RO) }, 1) &&
 	     ASSERT_OK(mount(NULL, dir, NULL, MS_REMOUNT, NULL), "remount rw") &&
-	     ASSERT_TRUE((n = drain(q, got, N(got))) >= 0, "drain") &&
+	     ASSERT_TRUE((n = host_drain(q, got, N(got))) >= 0, "drain") &&
 	     host_expect("read-write", got, n, (struct host_rec[]){
 			SREC(READONLY, st.st_dev, 5, 0) }, 1) &&
 	     ASSERT_TRUE((fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) >= 0, "create");
 	while (ok && (w = write(fd, buf, sizeof(buf))) > 0)
 		;
 	ok = ok && ASSERT_TRUE(w < 0 && errno == ENOSPC, "filled up") &&
-	     ASSERT_TRUE((n = drain(q, got, N(got))) >= 0, "drain") &&
+	     ASSERT_TRUE((n = host_drain(q, got, N(got))) >= 0, "drain") &&
 	     host_expect("ENOSPC", got, n, (struct host_rec[]){
 			SERR(st.st_dev, ENOSPC, 5) }, 1);
 	if (fd >= 0)

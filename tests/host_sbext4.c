@@ -150,13 +150,6 @@ static int ext4_mount(struct ext4 *e, const char *file, const char *opts, int wi
 	return TEST_PASS;
 }
 
-/* Everything produced so far, then nothing more within 200 ms. */
-static int drain(struct watchq *q, struct host_rec *out, int max)
-{
-	if (watchq_sync(q))
-		return -1;
-	return host_read(q, out, max, 200);
-}
 
 #define SETUP(e, prep, mnt) do {					\
 	int __r;							\
@@ -198,7 +191,7 @@ WATCHQ_TEST(sb_ext4_enospc)
 	      ext4_mount(&e, e.img, "", 6));
 	snprintf(file, sizeof(file), "%s/f", e.mnt);
 	ok = ASSERT_EQ(fill(file), ENOSPC, "write until ENOSPC") &&
-	     ASSERT_TRUE((n = drain(e.q, got, N(got))) >= 0, "drain") &&
+	     ASSERT_TRUE((n = host_drain(e.q, got, N(got))) >= 0, "drain") &&
 	     host_expect("ENOSPC", got, n, (struct host_rec[]){ SERR(e.dev, ENOSPC, 6) }, 1);
 	return ext4_teardown(&e, ok) ? TEST_PASS : TEST_FAIL;
 }
@@ -233,7 +226,7 @@ WATCHQ_TEST(sb_ext4_edquot)
 		       "quotactl Q_SETQUOTA") &&
 	     ASSERT_EQ(host_run_as(uid, uid, fill_as_user, file), EDQUOT,
 		       "write as the user until EDQUOT") &&
-	     ASSERT_TRUE((n = drain(e.q, got, N(got))) >= 0, "drain") &&
+	     ASSERT_TRUE((n = host_drain(e.q, got, N(got))) >= 0, "drain") &&
 	     host_expect("EDQUOT", got, n, (struct host_rec[]){ SREC(EDQUOT, e.dev, 7, 0) }, 1);
 	return ext4_teardown(&e, ok) ? TEST_PASS : TEST_FAIL;
 }
@@ -335,11 +328,11 @@ WATCHQ_TEST(sb_ext4_eio_remount_ro)
 	ok = ASSERT_TRUE((fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) >= 0, "create") &&
 	     ASSERT_EQ(write(fd, "x", 1), 1, "write") &&
 	     ASSERT_TRUE(fsync(fd) < 0 && errno == EIO, "fsync fails with EIO") &&
-	     ASSERT_TRUE((n = drain(e.q, got, N(got))) >= 0, "drain") &&
+	     ASSERT_TRUE((n = host_drain(e.q, got, N(got))) >= 0, "drain") &&
 	     host_expect("fsync's EIO", got, n, (struct host_rec[]){ SERR(e.dev, EIO, 8) }, 1) &&
 	     ASSERT_TRUE(write(fd, "y", 1) < 0 && errno == EROFS,
 			 "the next write finds the journal aborted") &&
-	     ASSERT_TRUE((n = drain(e.q, got, N(got))) >= 0, "drain") &&
+	     ASSERT_TRUE((n = host_drain(e.q, got, N(got))) >= 0, "drain") &&
 	     host_expect("ext4_error, then read-only", got, n, (struct host_rec[]){
 			SERR(e.dev, EIO, 8),
 			SREC(READONLY, e.dev, 8, WATCHQ_NOTIFY_SUPERBLOCK_IS_NOW_RO),
