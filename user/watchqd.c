@@ -60,18 +60,16 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* The CLI's number parser (user/names.c), with the daemon's message. */
 static int parse_uint(const char *s, const char *what, unsigned int *out)
 {
-	char *end;
-	unsigned long v;
+	__u32 v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v > 1u << 24 || *s == '-') {
+	if (watchq_parse_u32(s, 1u << 24, &v)) {
 		fprintf(stderr, "watchqd: invalid %s: '%s'\n", what, s);
 		return -EINVAL;
 	}
-	*out = (unsigned int)v;
+	*out = v;
 	return 0;
 }
 
