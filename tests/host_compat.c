@@ -332,29 +332,44 @@ static int key_ops(void *arg)
 	       host_keyctl(KEYCTL_INVALIDATE, o->key, 0, 0, 0);	/* inv, then gc */
 }
 
+/*
+ * keyctl watch on one key (@argv) under the library while @ops changes the
+ * key from another process; the key's removal ends keyctl by itself, and
+ * its output must be @want exactly.
+ */
+static bool watch_key_until_gc(struct host_daemon *hd, struct ops *o,
+			       const char *const *argv, int (*ops)(void *),
+			       const char *what, const char *want)
+{
+	struct proc w = { 0 };
+	bool ok;
+
+	ok = ASSERT_TRUE(proc_start(&w, true, argv), what) &&
+	     wait_polling(w.pid, 5000) &&
+	     ASSERT_EQ(host_run_as(-1, -1, ops, o), 0, "key operations");
+	ok = ASSERT_EQ(proc_wait(&w, 10000), 0, "keyctl watch exit code") && ok &&
+	     expect_text(what, proc_file(&w, "out"), want);
+	if (!ok)
+		host_daemon_log(hd);
+	proc_clean(&w);
+	return ok;
+}
+
 /* Watch id 1's removal ends keyctl watch by itself (exit 0). */
 WATCHQ_TEST(compat_keyctl_watch_key_until_gc)
 {
 	char key[16], want[512];
 	const char *argv[] = { KEYCTL, "watch", key, NULL };
 	struct host_daemon hd;
-	struct proc w = { 0 };
 	struct ops *o;
 	bool ok;
 
 	SETUP(&hd, o);
 	o->key = host_add_key("user", "k", "v", o->session);
 	snprintf(key, sizeof(key), "%d", o->key);
-	ok = ASSERT_TRUE(proc_start(&w, true, argv), "start keyctl watch") &&
-	     wait_polling(w.pid, 5000) &&
-	     ASSERT_EQ(host_run_as(-1, -1, key_ops, o), 0, "key operations");
 	snprintf(want, sizeof(want), "%d upd\n%d attr\n%d attr\n%d attr\n%d inv\n%d gc\n",
 		 o->key, o->key, o->key, o->key, o->key, o->key);
-	ok = ASSERT_EQ(proc_wait(&w, 10000), 0, "keyctl watch exit code") && ok &&
-	     expect_text("keyctl watch <key>", proc_file(&w, "out"), want);
-	if (!ok)
-		host_daemon_log(&hd);
-	proc_clean(&w);
+	ok = watch_key_until_gc(&hd, o, argv, key_ops, "keyctl watch <key>", want);
 	host_daemon_stop(&hd);
 	return ok ? TEST_PASS : TEST_FAIL;
 }
@@ -375,22 +390,14 @@ WATCHQ_TEST(compat_keyctl_watch_filter)
 	char key[16], want[256];
 	const char *argv[] = { KEYCTL, "watch", "-f", "r", key, NULL };
 	struct host_daemon hd;
-	struct proc w = { 0 };
 	struct ops *o;
 	bool ok;
 
 	SETUP(&hd, o);
 	o->key = host_add_key("user", "k", "v", o->session);
 	snprintf(key, sizeof(key), "%d", o->key);
-	ok = ASSERT_TRUE(proc_start(&w, true, argv), "start keyctl watch -f") &&
-	     wait_polling(w.pid, 5000) &&
-	     ASSERT_EQ(host_run_as(-1, -1, filtered_ops, o), 0, "key operations");
 	snprintf(want, sizeof(want), "%d rev\n%d gc\n", o->key, o->key);
-	ok = ASSERT_EQ(proc_wait(&w, 10000), 0, "keyctl watch exit code") && ok &&
-	     expect_text("keyctl watch -f r", proc_file(&w, "out"), want);
-	if (!ok)
-		host_daemon_log(&hd);
-	proc_clean(&w);
+	ok = watch_key_until_gc(&hd, o, argv, filtered_ops, "keyctl watch -f r", want);
 	host_daemon_stop(&hd);
 	return ok ? TEST_PASS : TEST_FAIL;
 }
