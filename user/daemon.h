@@ -97,7 +97,6 @@ struct wqd {
 	struct wqd_user *users;
 	struct wqd_watch *buckets[WQD_WATCH_BUCKETS];
 	struct wqd_queue *wakes;	/* queues with an eventfd write due */
-	__u64 records_in;		/* from BPF, before fan-out */
 };
 
 #define wqd_log(d, level, ...) do {					\

@@ -258,7 +258,6 @@ static __u32 record_len(struct wqd *d, const void *data, size_t size)
 	len = n->info & WATCHQ_INFO_LENGTH;
 	if (!len || len * WATCHQ_LENGTH_GRANULARITY > size)
 		return 0;
-	d->records_in++;
 	if (d->opts.verbose >= 2)
 		fprintf(stderr, "watchqd: bpf: type %u subtype %u info %#x\n",
 			n->type, n->subtype, n->info);
