@@ -19,6 +19,8 @@
 #define WATCHQ_SOCKET_DEFAULT	"/run/watchq/watchq.sock"
 #define WATCHQ_SOCKET_ENV	"WATCHQ_SOCKET"
 #define WATCHQ_PROTO_VERSION	1
+/* The tools' version (watchqd -V, watchq -V). */
+#define WATCHQ_VERSION		"0.1"
 /* Large enough for the largest filter; anything bigger is refused. */
 #define WATCHQ_MSG_MAX		1024
 

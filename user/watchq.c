@@ -20,9 +20,6 @@
 #include "names.h"
 #include "proto.h"
 
-#ifndef WATCHQ_VERSION
-#define WATCHQ_VERSION "0.1"
-#endif
 
 #define EXIT_USAGE	2
 #define EXIT_TIMEOUT	3

@@ -26,7 +26,6 @@
 #include "sb.h"
 #include "names.h"
 
-#define WATCHQ_VERSION "0.1"
 
 static const char usage[] =
 "Usage: watchqd [OPTION]...\n"
