@@ -599,10 +599,13 @@ void wqd_client_input(struct wqd *d, struct wqd_client *c)
 		case WATCHQ_OP_SYNC:
 			/* Records are produced synchronously in the kernel:
 			 * what preceded the request is in the BPF ring
-			 * buffer now, so draining it is enough. */
+			 * buffer, or queued on the mount source's fds (an
+			 * automount, fanotify's mount events), now. */
 			err = blen ? -EINVAL : 0;
 			if (!err)
 				wqd_drain(d);
+			if (!err && d->mount)
+				watchq_mount_poll(d->mount);
 			break;
 		case WATCHQ_OP_STATS:
 			if (blen) {
