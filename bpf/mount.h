@@ -5,16 +5,32 @@
 
 /*
  * Internal, never reaches a consumer: a syscall that may have changed some
- * mount namespace's tree returned success.  The daemon rereads the trees it
- * watches and posts the real records; a hint is not a record.
+ * mount namespace's tree returned success.  A hint is not a record: the
+ * daemon turns it into records (see user/mount.c).
  */
 #define WATCHQ_MOUNT_HINT	255
 
+/* What the syscall changed, as far as its arguments say. */
+enum watchq_mount_hint_kind {
+	WATCHQ_MOUNT_HINT_TOPOLOGY,	/* attach, detach, move: fanotify reports those */
+	WATCHQ_MOUNT_HINT_ATTR,		/* the attributes of the mount at path */
+	WATCHQ_MOUNT_HINT_ATTR_TREE,	/* ... of it and every mount below it */
+	WATCHQ_MOUNT_HINT_SB,		/* the superblock of the mount at path */
+	WATCHQ_MOUNT_HINT_SB_DEV,	/* the superblock @dev (fsconfig reconfigure) */
+};
+
+#define WATCHQ_MOUNT_HINT_PATH	256
+
 struct watchq_mount_hint {
 	__u32	type_subtype;	/* WATCHQ_TYPE_MOUNT_NOTIFY, subtype HINT */
-	__u32	info;		/* 2 slots */
+	__u32	info;		/* sizeof / 8 slots */
 	__u32	syscall_nr;	/* the syscall's number, for the log */
-	__u32	tgid;		/* who made it */
+	__u32	tgid;		/* who made it: its root, cwd and fds */
+	__u32	tid;		/* resolve the path (user/mount.c) */
+	__u32	kind;		/* enum watchq_mount_hint_kind */
+	__s32	dfd;		/* the path is relative to it (AT_FDCWD: cwd) */
+	__u32	dev;		/* SB_DEV: the kernel's dev_t (major << 20 | minor) */
+	char	path[WATCHQ_MOUNT_HINT_PATH];	/* "" with dfd: the fd's own mount */
 };
 
 #endif /* WATCHQ_BPF_MOUNT_H */

@@ -432,3 +432,128 @@ WATCHQ_TEST(mount_foreign_namespace_eperm)
 		close(fd);
 	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
 }
+
+struct setattr_call {
+	int dfd;
+	const char *path;
+	struct wq_mount_attr attr;
+};
+
+/* mount_setattr(AT_RECURSIVE) from a process that exits at once: the
+ * daemon may find it gone before it reads where the call pointed. */
+static int setattr_and_exit(void *arg)
+{
+	struct setattr_call *c = arg;
+
+	return syscall(SYS_mount_setattr, c->dfd, c->path, 0x8000 /* AT_RECURSIVE */,
+		       &c->attr, sizeof(c->attr)) ? 1 : 0;
+}
+
+/*
+ * A recursive mount_setattr changes every mount of the tree: READONLY for
+ * each, outermost first, whether the caller is still there to say where it
+ * pointed (a path from its root) or not (its absolute path is the tree's
+ * mount point; a relative one leaves only a reread of the whole tree).
+ */
+WATCHQ_TEST(mount_setattr_recursive_exited_caller)
+{
+	struct setattr_call abs_ro = { AT_FDCWD, NULL, { .attr_set = WQ_MOUNT_ATTR_RDONLY } };
+	struct setattr_call rel_rw = { AT_FDCWD, "t", { .attr_clr = WQ_MOUNT_ATTR_RDONLY } };
+	struct host_rec got[16];
+	char x[160], y[160];
+	struct mfix f;
+	__u64 t = 0, tx = 0, ty = 0;
+	bool ok;
+	int n = 0;
+
+	HOST_REQUIRE();
+	SETUP(&f, "t");
+	abs_ro.path = f.path[0];
+	snprintf(x, sizeof(x), "%s/x", f.path[0]);
+	snprintf(y, sizeof(y), "%s/x/y", f.path[0]);
+	ok = ASSERT_OK(mount("wqt", f.path[0], "tmpfs", 0, NULL), "mount t") &&
+	     ASSERT_OK(mkdir(x, 0755), "mkdir x") &&
+	     ASSERT_OK(mount("wqx", x, "tmpfs", 0, NULL), "mount x") &&
+	     ASSERT_OK(mkdir(y, 0755), "mkdir y") &&
+	     ASSERT_OK(mount("wqy", y, "tmpfs", 0, NULL), "mount y") &&
+	     ASSERT_TRUE((t = mnt_id(f.path[0])) && (tx = mnt_id(x)) && (ty = mnt_id(y)), "ids") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, f.path[0], 4), "watch t") &&
+	     STEP(host_run_as((uid_t)-1, 0, setattr_and_exit, &abs_ro),
+		  "recursive ro by an absolute path, caller exits") &&
+	     ASSERT_OK(chdir(f.base), "cd to the tmpfs") &&
+	     STEP(host_run_as((uid_t)-1, 0, setattr_and_exit, &rel_rw),
+		  "recursive rw by a relative path, caller exits") &&
+	     host_expect("READONLY for each mount of the tree, outermost first", got, n,
+		 (struct host_rec[]){
+			MREC(READONLY, t, 0, 4, RO), MREC(READONLY, tx, 0, 4, RO | SUB),
+			MREC(READONLY, ty, 0, 4, RO | SUB),
+			MREC(READONLY, t, 0, 4, 0), MREC(READONLY, tx, 0, 4, SUB),
+			MREC(READONLY, ty, 0, 4, SUB),
+		 }, 6);
+	if (chdir("/"))
+		ok = false;
+	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
+}
+
+/* The daemon's mount rung (--probe, with the suite's daemon arguments)
+ * starts with @rung. */
+static bool mount_rung_is(const char *rung)
+{
+	const char *extra = getenv("WATCHQ_TEST_DAEMON_ARGS");
+	char cmd[512], line[256], want[64];
+	bool is = false;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "%s/watchqd --probe --sources mount %s 2>/dev/null",
+		 host_build_dir(), extra ? extra : "");
+	snprintf(want, sizeof(want), "mount: %s", rung);
+	p = popen(cmd, "r");
+	while (p && fgets(line, sizeof(line), p))
+		is |= !strncmp(line, want, strlen(want));
+	if (p)
+		pclose(p);
+	return is;
+}
+
+/*
+ * The kernel mounts tracefs on debugfs's "tracing" the first time a path
+ * walk crosses it: an automount no mount syscall made, reported like any
+ * new mount; on the rescan rung, which nothing wakes for it, with the next
+ * change.  IS_SUBMOUNT stays clear: nothing on these rungs says who made a
+ * mount (watchqd --probe).
+ */
+WATCHQ_TEST(mount_automount)
+{
+	struct host_rec got[4];
+	char dbg[160], tr[192];
+	struct stat st;
+	struct mfix f;
+	__u64 d = 0, tm = 0;
+	bool ok, fan;
+	int n = 0;
+
+	HOST_REQUIRE();
+	SETUP(&f, "dbg", "o");
+	fan = mount_rung_is("fanotify");
+	snprintf(dbg, sizeof(dbg), "%s", f.path[0]);
+	snprintf(tr, sizeof(tr), "%s/tracing/.", dbg);
+	if (mount("wqd", dbg, "debugfs", 0, NULL)) {
+		mfix_teardown(&f, true);
+		return SKIP("no debugfs: %s", strerror(errno));
+	}
+	if (system("grep -qw tracefs /proc/filesystems")) {
+		mfix_teardown(&f, true);
+		return SKIP("no tracefs to automount on debugfs");
+	}
+	ok = ASSERT_TRUE((d = mnt_id(dbg)) != 0, "debugfs's id") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, dbg, 5), "watch debugfs") &&
+	     STEP(stat(tr, &st), "walk into tracing/.: automount") &&
+	     ASSERT_TRUE((tm = mnt_id(tr)) != d && tm, "tracefs's id") &&
+	     ASSERT_EQ(n, fan ? 1 : 0, "reported at once on the fanotify rung only") &&
+	     /* the rescan rung finds it when the next change rereads the tree */
+	     (fan || STEP(mount("wqo", f.path[1], "tmpfs", 0, NULL), "another mount")) &&
+	     host_expect("one NEW_MOUNT, made by the kernel", got, n, (struct host_rec[]){
+			MREC(NEW_MOUNT, d, tm, 5, 0),
+		 }, 1);
+	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
+}

@@ -1,25 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The mount source's user half.  No hook on this kernel says what changed
- * in a mount tree, only that a mount syscall succeeded (bpf/mount.bpf.c) or
- * that a namespace's table changed (poll() on its mountinfo, which also
- * sees automounts, expiry and propagation from syscalls in other
- * namespaces).  On either, every watched namespace's tree is read again
- * with listmount()/statmount() and compared with the last view: what
- * appeared, went, moved or changed attributes becomes the ABI's records.
- * See mount.h.
+ * The mount source's user half: a view of each watched namespace's tree
+ * (listmount/statmount, kept by id), and two rungs to keep it current.
+ *
+ * fanotify (Linux 6.15+): FAN_MNT_ATTACH/DETACH name each mount attached,
+ * detached or moved, so each costs one statmount() of that mount.  No
+ * event covers attribute or read-only changes: bpf/mount.bpf.c hints them
+ * with the syscall's own arguments, and only the mount (subtree,
+ * superblock) they name is read again.
+ *
+ * rescan (6.8+): a hint or a poll() of the namespace's mountinfo only
+ * says that something changed; every watched tree is read again and
+ * compared with the view.  See mount.h.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/fanotify.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -86,19 +93,31 @@ _Static_assert(sizeof(struct wq_statmount) == 512, "struct statmount is 512 byte
 
 /* One mount as the last read of its namespace saw it. */
 struct ent {
+	struct ent *hnext;		/* in its table's bucket */
 	__u64 id, parent;
 	__u64 attr, prop, peer, master;
-	__u32 sb_flags;
+	__u32 sb_flags, dev_major, dev_minor;
 	char *point;
 };
 
-/* A watched mount namespace and its tree, sorted by id. */
+/* Mounts by id: chained buckets, a power of two of them, grown at load 1. */
+struct tab {
+	struct ent **b;
+	size_t nb, n;
+};
+
+#define tab_for_each(t, i, e) \
+	for ((i) = 0; (i) < (t)->nb; (i)++) \
+		for ((e) = (t)->b[i]; (e); (e) = (e)->hnext)
+
+/* A watched mount namespace and its tree. */
 struct view {
 	__u64 ns_id;
-	int infofd;			/* its mountinfo, polled for changes */
+	/* polled: a fanotify group marking the namespace (fanotify rung), or
+	 * its mountinfo, which also pins it (rescan rung) */
+	int fd;
 	unsigned int watches;
-	struct ent *e;
-	size_t n;
+	struct tab t;
 	struct view *next;
 };
 
@@ -112,11 +131,14 @@ struct mwatch {
 struct watchq_mount {
 	struct mount_bpf *skel;
 	struct watchq_mount_opts o;
+	bool fanotify;			/* the rung: per-change, or rescans */
 	int epfd;
 	struct view *views;
 	struct mwatch *watches;
 	char *buf;			/* statmount's answer */
-	__u64 rescans;
+	__u64 *gone;			/* watched mounts that went, this batch */
+	size_t ngone, gone_cap;
+	__u64 rescans, rereads, unresolved;
 };
 
 static const char *const hint_syscalls[] = {
@@ -135,11 +157,12 @@ static long sys_statmount(__u64 mnt_id, __u64 ns_id, __u64 mask, void *buf, size
 	return syscall(__NR_statmount, &req, buf, len, 0);
 }
 
-static long sys_listmount(__u64 ns_id, __u64 last, __u64 *ids, size_t n)
+/* The children of @mnt_id (WQ_LSMT_ROOT: every mount) after @last. */
+static long sys_listmount(__u64 ns_id, __u64 mnt_id, __u64 last, __u64 *ids, size_t n)
 {
 	struct wq_mnt_id_req req = {
 		.size = WQ_MNT_ID_REQ_SIZE_VER1,
-		.mnt_id = WQ_LSMT_ROOT,
+		.mnt_id = mnt_id,
 		.param = last,
 		.mnt_ns_id = ns_id,
 	};
@@ -175,98 +198,167 @@ static int ns_id_of_pid(pid_t pid, __u64 *ns_id)
 	return err;
 }
 
-static int cmp_ent(const void *a, const void *b)
-{
-	const struct ent *x = a, *y = b;
+/* ---- the tree of a namespace, by id ---------------------------------- */
 
-	return x->id < y->id ? -1 : x->id > y->id;
+static size_t tab_slot(const struct tab *t, __u64 id)
+{
+	return (size_t)((id * 0x9e3779b97f4a7c15ULL) >> 32) & (t->nb - 1);
 }
 
-static const struct ent *find(const struct ent *e, size_t n, __u64 id)
+static struct ent *tab_get(const struct tab *t, __u64 id)
 {
-	struct ent key = { .id = id };
+	struct ent *e;
 
-	return n ? bsearch(&key, e, n, sizeof(*e), cmp_ent) : NULL;
+	if (!t->nb)
+		return NULL;
+	for (e = t->b[tab_slot(t, id)]; e && e->id != id; e = e->hnext)
+		;
+	return e;
 }
 
-static void free_ents(struct ent *e, size_t n)
+static int tab_put(struct tab *t, struct ent *e)
 {
-	for (size_t i = 0; i < n; i++)
-		free(e[i].point);
+	if (t->n >= t->nb) {
+		struct tab bigger = { .nb = t->nb ? t->nb * 2 : 64 };
+		struct ent *x, *next;
+		size_t i;
+
+		bigger.b = calloc(bigger.nb, sizeof(*bigger.b));
+		if (!bigger.b)
+			return -ENOMEM;
+		for (i = 0; i < t->nb; i++)
+			for (x = t->b[i]; x; x = next) {
+				next = x->hnext;
+				x->hnext = bigger.b[tab_slot(&bigger, x->id)];
+				bigger.b[tab_slot(&bigger, x->id)] = x;
+			}
+		free(t->b);
+		t->b = bigger.b;
+		t->nb = bigger.nb;
+	}
+	e->hnext = t->b[tab_slot(t, e->id)];
+	t->b[tab_slot(t, e->id)] = e;
+	t->n++;
+	return 0;
+}
+
+static void ent_free(struct ent *e)
+{
+	if (e)
+		free(e->point);
 	free(e);
 }
 
-/* The namespace's whole tree now: listmount, then statmount each. */
-static int read_tree(struct watchq_mount *m, __u64 ns_id, struct ent **out, size_t *nout)
+/* Out of the table, not freed. */
+static struct ent *tab_take(struct tab *t, __u64 id)
 {
-	struct wq_statmount *sm = (void *)m->buf;
-	__u64 ids[256], last = 0;
-	struct ent *e = NULL;
-	size_t n = 0, cap = 0;
-	long got;
+	struct ent **p, *e;
 
-	do {
-		got = sys_listmount(ns_id, last, ids, 256);
-		if (got < 0)
-			goto fail;
-		for (long i = 0; i < got; i++) {
-			struct ent *x;
-
-			last = ids[i];
-			if (sys_statmount(ids[i], ns_id, WQ_STATMOUNT_SB_BASIC |
-					  WQ_STATMOUNT_MNT_BASIC | WQ_STATMOUNT_MNT_POINT,
-					  sm, SM_BUF_BYTES)) {
-				if (errno == ENOENT)	/* gone meanwhile */
-					continue;
-				goto fail;
-			}
-			if (n == cap) {
-				cap = cap ? cap * 2 : 64;
-				x = realloc(e, cap * sizeof(*e));
-				if (!x)
-					goto fail;
-				e = x;
-			}
-			x = &e[n++];
-			memset(x, 0, sizeof(*x));
-			x->id = sm->mnt_id;
-			x->parent = sm->mnt_parent_id;
-			x->attr = sm->mnt_attr;
-			x->prop = sm->mnt_propagation;
-			x->peer = sm->mnt_peer_group;
-			x->master = sm->mnt_master;
-			x->sb_flags = sm->sb_flags;
-			x->point = strdup((sm->mask & WQ_STATMOUNT_MNT_POINT) ?
-					  sm->str + sm->mnt_point : "");
-			if (!x->point)
-				goto fail;
-		}
-	} while (got == 256);
-	qsort(e, n, sizeof(*e), cmp_ent);
-	*out = e;
-	*nout = n;
-	return 0;
-fail:
-	got = errno ? -errno : -ENOMEM;
-	free_ents(e, n);
-	return (int)got;
+	if (!t->nb)
+		return NULL;
+	for (p = &t->b[tab_slot(t, id)]; *p && (*p)->id != id; p = &(*p)->hnext)
+		;
+	e = *p;
+	if (e) {
+		*p = e->hnext;
+		t->n--;
+	}
+	return e;
 }
 
-/* @id and its ancestors in @e, innermost first. */
-static unsigned int chain_of(const struct ent *e, size_t n, __u64 id, __u64 *chain)
+static void tab_free(struct tab *t)
+{
+	struct ent *e, *next;
+
+	for (size_t i = 0; i < t->nb; i++)
+		for (e = t->b[i]; e; e = next) {
+			next = e->hnext;
+			ent_free(e);
+		}
+	free(t->b);
+	memset(t, 0, sizeof(*t));
+}
+
+/* statmount() of one mount of @ns_id into @x (id and table link kept). */
+static int stat_ent(struct watchq_mount *m, __u64 ns_id, __u64 id, struct ent *x)
+{
+	struct wq_statmount *sm = (void *)m->buf;
+	char *point;
+
+	if (sys_statmount(id, ns_id, WQ_STATMOUNT_SB_BASIC | WQ_STATMOUNT_MNT_BASIC |
+			  WQ_STATMOUNT_MNT_POINT, sm, SM_BUF_BYTES))
+		return -errno;
+	point = strdup((sm->mask & WQ_STATMOUNT_MNT_POINT) ? sm->str + sm->mnt_point : "");
+	if (!point)
+		return -ENOMEM;
+	free(x->point);
+	x->point = point;
+	x->id = sm->mnt_id;
+	x->parent = sm->mnt_parent_id;
+	x->attr = sm->mnt_attr;
+	x->prop = sm->mnt_propagation;
+	x->peer = sm->mnt_peer_group;
+	x->master = sm->mnt_master;
+	x->sb_flags = sm->sb_flags;
+	x->dev_major = sm->sb_dev_major;
+	x->dev_minor = sm->sb_dev_minor;
+	return 0;
+}
+
+/* The namespace's whole tree now: listmount, then statmount each. */
+static int read_tree(struct watchq_mount *m, __u64 ns_id, struct tab *out)
+{
+	struct tab t = { 0 };
+	__u64 ids[256], last = 0;
+	long got;
+	int err = 0;
+
+	do {
+		got = sys_listmount(ns_id, WQ_LSMT_ROOT, last, ids, 256);
+		if (got < 0) {
+			err = -errno;
+			break;
+		}
+		for (long i = 0; i < got && !err; i++) {
+			struct ent *x = calloc(1, sizeof(*x));
+
+			last = ids[i];
+			if (!x) {
+				err = -ENOMEM;
+				break;
+			}
+			err = stat_ent(m, ns_id, ids[i], x);
+			if (!err)
+				err = tab_put(&t, x);
+			if (err)
+				ent_free(x);
+			if (err == -ENOENT)	/* gone meanwhile */
+				err = 0;
+		}
+	} while (!err && got == 256);
+	if (err) {
+		tab_free(&t);
+		return err;
+	}
+	*out = t;
+	return 0;
+}
+
+/* @id and its ancestors in @t, innermost first. */
+static unsigned int chain_of(const struct tab *t, __u64 id, __u64 *chain)
 {
 	unsigned int len = 0;
 	const struct ent *x;
 
 	chain[len++] = id;
-	while (len < MAX_DEPTH && (x = find(e, n, chain[len - 1])) &&
-	       x->parent != x->id && find(e, n, x->parent))
+	while (len < MAX_DEPTH && (x = tab_get(t, chain[len - 1])) &&
+	       x->parent != x->id && tab_get(t, x->parent))
 		chain[len++] = x->parent;
 	return len;
 }
 
-static void post(struct watchq_mount *m, const struct ent *tree, size_t n,
-		 __u32 subtype, __u64 on, __u64 aux, __u32 flags)
+static void post(struct watchq_mount *m, const struct tab *t, __u32 subtype, __u64 on,
+		 __u64 aux, __u32 flags)
 {
 	struct watchq_mount_notification r = { 0 };
 	__u64 chain[MAX_DEPTH];
@@ -278,11 +370,70 @@ static void post(struct watchq_mount *m, const struct ent *tree, size_t n,
 	r.watch.info = WATCHQ_INFO(3, 0, flags);
 	r.triggered_on = on;
 	r.auxiliary_mount = aux;
-	m->o.post(m->o.ctx, &r, chain, chain_of(tree, n, on, chain));
+	m->o.post(m->o.ctx, &r, chain, chain_of(t, on, chain));
+}
+
+static bool is_ro(const struct ent *x)
+{
+	return (x->attr & WQ_MOUNT_ATTR_RDONLY) || (x->sb_flags & WQ_SB_RDONLY);
+}
+
+static __u32 ro_flag(const struct ent *x)
+{
+	return is_ro(x) ? WATCHQ_NOTIFY_MOUNT_IS_NOW_RO : 0;
+}
+
+/* What changed between two reads of one mount: READONLY, SETATTR or both. */
+static bool post_attrs(struct watchq_mount *m, const struct tab *t, const struct ent *was,
+		       const struct ent *x)
+{
+	bool changed = false;
+
+	/* read-only by its own flag or by its superblock's (a remount or
+	 * fsconfig reconfigure of the filesystem) */
+	if (is_ro(was) != is_ro(x)) {
+		post(m, t, WATCHQ_NOTIFY_MOUNT_READONLY, x->id, 0, ro_flag(x));
+		changed = true;
+	}
+	if (((was->attr ^ x->attr) & ~WQ_MOUNT_ATTR_RDONLY) || was->prop != x->prop ||
+	    was->peer != x->peer || was->master != x->master) {
+		post(m, t, WATCHQ_NOTIFY_MOUNT_SETATTR, x->id, 0, ro_flag(x));
+		changed = true;
+	}
+	return changed;
+}
+
+/* A watched mount went: its watches end once the batch's records are out. */
+static void note_gone(struct watchq_mount *m, __u64 id)
+{
+	struct mwatch *w;
+	__u64 *g;
+
+	for (w = m->watches; w && w->mnt_id != id; w = w->next)
+		;
+	if (!w)
+		return;
+	if (m->ngone == m->gone_cap) {
+		g = realloc(m->gone, (m->gone_cap * 2 + 8) * sizeof(*g));
+		if (!g)
+			return;
+		m->gone = g;
+		m->gone_cap = m->gone_cap * 2 + 8;
+	}
+	m->gone[m->ngone++] = id;
+}
+
+/* End the watches on mounts that went (which may free views: call it
+ * last). */
+static void end_gone(struct watchq_mount *m)
+{
+	for (size_t i = 0; i < m->ngone; i++)
+		m->o.gone(m->o.ctx, m->gone[i]);
+	m->ngone = 0;
 }
 
 struct change {
-	const struct ent *x;
+	struct ent *x;
 	unsigned int depth;
 };
 
@@ -295,110 +446,435 @@ static int by_depth(const void *a, const void *b)
 	return x->x->id < y->x->id ? -1 : x->x->id > y->x->id;
 }
 
-static bool is_ro(const struct ent *x)
+/*
+ * The mounts in @ch (all still in @t) went: one UNMOUNT each, deepest
+ * first, so a child is reported while the mount it was on still names
+ * its watched ancestors; then they leave @t.
+ */
+static void post_unmounts(struct watchq_mount *m, struct tab *t, struct change *ch, size_t n)
 {
-	return (x->attr & WQ_MOUNT_ATTR_RDONLY) || (x->sb_flags & WQ_SB_RDONLY);
+	__u64 chain[MAX_DEPTH];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ch[i].depth = MAX_DEPTH - chain_of(t, ch[i].x->id, chain);
+	qsort(ch, n, sizeof(*ch), by_depth);
+	for (i = 0; i < n; i++) {
+		post(m, t, WATCHQ_NOTIFY_MOUNT_UNMOUNT, ch[i].x->parent, ch[i].x->id, 0);
+		note_gone(m, ch[i].x->id);
+	}
+	for (i = 0; i < n; i++)
+		ent_free(tab_take(t, ch[i].x->id));
 }
 
 /*
- * Post what turned @o into @nw.  Unmounts first, deepest first (children
- * before the mount they were on, with ancestry from the old tree); then
- * moves; then new mounts, outermost first; then attribute changes.  Ids of
- * watched mounts that went are added to @gone.
+ * Post what turned @o into @nw, then make @o the new tree (@nw is
+ * emptied).  Unmounts first; then moves; then new mounts, outermost
+ * first; then attribute changes.
  */
-static void diff(struct watchq_mount *m, const struct ent *o, size_t no,
-		 const struct ent *nw, size_t nn, __u64 **gone, size_t *ngone)
+static void diff(struct watchq_mount *m, struct tab *o, struct tab *nw)
 {
-	struct change *ch = calloc(no + nn + 1, sizeof(*ch));
+	struct change *ch = calloc(o->n + nw->n + 1, sizeof(*ch));
 	__u64 chain[MAX_DEPTH];
-	size_t nc = 0, i;
+	struct ent *x, *was;
+	size_t nc = 0, i, k;
 
-	if (!ch)
+	if (!ch) {
+		tab_free(o);
+		*o = *nw;
+		memset(nw, 0, sizeof(*nw));
 		return;
-	for (i = 0; i < no; i++)
-		if (!find(nw, nn, o[i].id)) {
-			ch[nc].x = &o[i];
-			ch[nc++].depth = MAX_DEPTH - chain_of(o, no, o[i].id, chain);
-		}
-	qsort(ch, nc, sizeof(*ch), by_depth);
-	for (i = 0; i < nc; i++) {
-		const struct ent *x = ch[i].x;
-		struct mwatch *w;
-		__u64 *g;
-
-		post(m, o, no, WATCHQ_NOTIFY_MOUNT_UNMOUNT, x->parent, x->id, 0);
-		for (w = m->watches; w && w->mnt_id != x->id; w = w->next)
-			;
-		if (w && (g = realloc(*gone, (*ngone + 1) * sizeof(**gone)))) {
-			*gone = g;
-			g[(*ngone)++] = x->id;
-		}
 	}
+	tab_for_each(o, i, x)
+		if (!tab_get(nw, x->id))
+			ch[nc++].x = x;
+	post_unmounts(m, o, ch, nc);
 
-	for (i = 0; i < nn; i++) {
-		const struct ent *x = &nw[i], *was = find(o, no, x->id);
-
-		if (was && (was->parent != x->parent || strcmp(was->point, x->point))) {
-			post(m, o, no, WATCHQ_NOTIFY_MOUNT_MOVE_FROM, was->parent, x->id, 0);
-			post(m, nw, nn, WATCHQ_NOTIFY_MOUNT_MOVE_TO, x->parent, x->id, 0);
+	tab_for_each(nw, i, x)
+		if ((was = tab_get(o, x->id)) &&
+		    (was->parent != x->parent || strcmp(was->point, x->point))) {
+			post(m, o, WATCHQ_NOTIFY_MOUNT_MOVE_FROM, was->parent, x->id, 0);
+			post(m, nw, WATCHQ_NOTIFY_MOUNT_MOVE_TO, x->parent, x->id, 0);
 		}
-	}
 
 	nc = 0;
-	for (i = 0; i < nn; i++)
-		if (!find(o, no, nw[i].id)) {
-			ch[nc].x = &nw[i];
-			ch[nc++].depth = chain_of(nw, nn, nw[i].id, chain);
+	tab_for_each(nw, i, x)
+		if (!tab_get(o, x->id)) {
+			ch[nc].x = x;
+			ch[nc++].depth = chain_of(nw, x->id, chain);
 		}
 	qsort(ch, nc, sizeof(*ch), by_depth);
-	for (i = 0; i < nc; i++)
-		post(m, nw, nn, WATCHQ_NOTIFY_MOUNT_NEW_MOUNT, ch[i].x->parent, ch[i].x->id,
-		     is_ro(ch[i].x) ? WATCHQ_NOTIFY_MOUNT_IS_NOW_RO : 0);
+	for (k = 0; k < nc; k++)
+		post(m, nw, WATCHQ_NOTIFY_MOUNT_NEW_MOUNT, ch[k].x->parent, ch[k].x->id,
+		     ro_flag(ch[k].x));
 
-	for (i = 0; i < nn; i++) {
-		const struct ent *x = &nw[i], *was = find(o, no, x->id);
-		__u32 ro = is_ro(x) ? WATCHQ_NOTIFY_MOUNT_IS_NOW_RO : 0;
-
-		if (!was)
-			continue;
-		/* read-only by its own flag or by its superblock's (a
-		 * remount or fsconfig reconfigure of the filesystem) */
-		if (is_ro(was) != is_ro(x))
-			post(m, nw, nn, WATCHQ_NOTIFY_MOUNT_READONLY, x->id, 0, ro);
-		if (((was->attr ^ x->attr) & ~WQ_MOUNT_ATTR_RDONLY) ||
-		    was->prop != x->prop || was->peer != x->peer || was->master != x->master)
-			post(m, nw, nn, WATCHQ_NOTIFY_MOUNT_SETATTR, x->id, 0, ro);
-	}
+	/* attributes: outermost first too, as a recursive change makes them */
+	nc = 0;
+	tab_for_each(nw, i, x)
+		if (tab_get(o, x->id)) {
+			ch[nc].x = x;
+			ch[nc++].depth = chain_of(nw, x->id, chain);
+		}
+	qsort(ch, nc, sizeof(*ch), by_depth);
+	for (k = 0; k < nc; k++)
+		post_attrs(m, nw, tab_get(o, ch[k].x->id), ch[k].x);
 	free(ch);
+	tab_free(o);
+	*o = *nw;
+	memset(nw, 0, sizeof(*nw));
 }
 
-/* Read every watched tree again and post the differences; then end the
- * watches on mounts that went (which may free views: nothing after). */
+/* Read @v's tree again and post the differences. */
+static void rescan(struct watchq_mount *m, struct view *v)
+{
+	struct tab t;
+	int err = read_tree(m, v->ns_id, &t);
+
+	if (err) {
+		if (m->o.verbose)
+			fprintf(stderr, "watchq mount: namespace %llu: %s\n",
+				(unsigned long long)v->ns_id, strerror(-err));
+		return;
+	}
+	diff(m, &v->t, &t);
+}
+
 static void rescan_all(struct watchq_mount *m)
 {
-	__u64 *gone = NULL;
-	size_t ngone = 0;
-
 	m->rescans++;
-	for (struct view *v = m->views; v; v = v->next) {
-		struct ent *e;
-		size_t n;
-		int err = read_tree(m, v->ns_id, &e, &n);
+	for (struct view *v = m->views; v; v = v->next)
+		rescan(m, v);
+	end_gone(m);
+}
 
-		if (err) {
-			if (m->o.verbose)
-				fprintf(stderr, "watchq mount: namespace %llu: %s\n",
-					(unsigned long long)v->ns_id, strerror(-err));
+/* ---- the fanotify rung: one change at a time ------------------------- */
+
+/* uapi of 6.15+ (fanotify mount events), absent from Debian 12's headers */
+#define WQ_FAN_MNT_ATTACH	0x01000000U
+#define WQ_FAN_MNT_DETACH	0x02000000U
+#define WQ_FAN_Q_OVERFLOW	0x00004000U
+#define WQ_FAN_REPORT_MNT	0x00004000U
+#define WQ_FAN_MARK_MNTNS	0x00000110U
+#define WQ_FAN_EVENT_INFO_TYPE_MNT 7
+
+struct wq_fan_info_mnt {
+	struct fanotify_event_info_header hdr;
+	__u64 mnt_id;
+};
+
+struct fan_ev {
+	__u32 mask;
+	__u64 id;
+};
+
+/* @id was attached to @v's tree (or, with @move, moved within it). */
+static void fan_attach(struct watchq_mount *m, struct view *v, __u64 id, bool move)
+{
+	struct ent *x = tab_get(&v->t, id), *nx;
+	int err;
+
+	if (x) {
+		/* A move; or an attach the first read of the tree already
+		 * had (the mark came first): then only what changed. */
+		struct ent now = { .hnext = x->hnext };
+
+		if (stat_ent(m, v->ns_id, id, &now))
+			return;		/* gone again: its detach follows */
+		if (move || now.parent != x->parent) {
+			/* from: with the old ancestry, to: with the new */
+			post(m, &v->t, WATCHQ_NOTIFY_MOUNT_MOVE_FROM, x->parent, id, 0);
+			free(x->point);
+			*x = now;
+			post(m, &v->t, WATCHQ_NOTIFY_MOUNT_MOVE_TO, x->parent, id, 0);
+			return;
+		}
+		post_attrs(m, &v->t, x, &now);
+		free(x->point);
+		*x = now;
+		return;
+	}
+	nx = calloc(1, sizeof(*nx));
+	if (!nx)
+		return;
+	err = stat_ent(m, v->ns_id, id, nx);
+	if (!err)
+		err = tab_put(&v->t, nx);
+	if (err) {
+		/* Already gone (its detach follows): nothing to say of a mount
+		 * whose parent can no longer be asked. */
+		if (err == -ENOENT)
+			m->unresolved++;
+		ent_free(nx);
+		return;
+	}
+	post(m, &v->t, WATCHQ_NOTIFY_MOUNT_NEW_MOUNT, nx->parent, id, ro_flag(nx));
+}
+
+/*
+ * Events in the order the kernel queued them.  A run of detaches (one
+ * umount of a tree gives one per mount, outermost first) is reported
+ * deepest first, like the kernel's own umount_tree() takes them.
+ */
+static void fan_apply(struct watchq_mount *m, struct view *v, const struct fan_ev *ev, size_t n)
+{
+	struct change ch[256];
+	size_t i = 0, nc;
+
+	while (i < n) {
+		if (ev[i].mask & WQ_FAN_MNT_ATTACH) {
+			fan_attach(m, v, ev[i].id, ev[i].mask & WQ_FAN_MNT_DETACH);
+			i++;
 			continue;
 		}
-		diff(m, v->e, v->n, e, n, &gone, &ngone);
-		free_ents(v->e, v->n);
-		v->e = e;
-		v->n = n;
+		for (nc = 0; i < n && nc < 256 && !(ev[i].mask & WQ_FAN_MNT_ATTACH); i++) {
+			struct ent *x = tab_get(&v->t, ev[i].id);
+
+			if (x)
+				ch[nc++].x = x;
+		}
+		post_unmounts(m, &v->t, ch, nc);
 	}
-	for (size_t i = 0; i < ngone; i++)
-		m->o.gone(m->o.ctx, gone[i]);
-	free(gone);
+}
+
+/* Read @v's queued events; a queue that overflowed costs one rescan. */
+static void fan_read(struct watchq_mount *m, struct view *v)
+{
+	char buf[8192] __attribute__((aligned(8)));
+	struct fan_ev ev[8192 / sizeof(struct fanotify_event_metadata)];
+	bool overflow = false;
+	ssize_t len;
+
+	while ((len = read(v->fd, buf, sizeof(buf))) > 0) {
+		const struct fanotify_event_metadata *md = (const void *)buf;
+		size_t n = 0;
+
+		for (; FAN_EVENT_OK(md, len); md = FAN_EVENT_NEXT(md, len)) {
+			const char *p = (const char *)md + md->metadata_len;
+			const char *end = (const char *)md + md->event_len;
+
+			if (md->vers != FANOTIFY_METADATA_VERSION)
+				continue;
+			if (md->mask & WQ_FAN_Q_OVERFLOW)
+				overflow = true;
+			while (p + sizeof(struct fanotify_event_info_header) <= end) {
+				const struct wq_fan_info_mnt *im = (const void *)p;
+
+				if (im->hdr.len < sizeof(im->hdr) || p + im->hdr.len > end)
+					break;
+				if (im->hdr.info_type == WQ_FAN_EVENT_INFO_TYPE_MNT &&
+				    im->hdr.len >= sizeof(*im)) {
+					ev[n].mask = (__u32)md->mask;
+					ev[n++].id = im->mnt_id;
+				}
+				p += im->hdr.len;
+			}
+		}
+		fan_apply(m, v, ev, n);
+	}
+	if (overflow) {
+		if (m->o.verbose)
+			fprintf(stderr, "watchq mount: namespace %llu: event queue overflowed: rereading it\n",
+				(unsigned long long)v->ns_id);
+		m->rescans++;
+		rescan(m, v);
+	}
+}
+
+static void fan_read_all(struct watchq_mount *m)
+{
+	for (struct view *v = m->views; v; v = v->next)
+		fan_read(m, v);
+	end_gone(m);
+}
+
+/* ---- attribute changes: reread where the syscall pointed ------------- */
+
+/* The view that has mount @id, if any. */
+static struct view *view_of(struct watchq_mount *m, __u64 id, struct ent **x)
+{
+	for (struct view *v = m->views; v; v = v->next)
+		if ((*x = tab_get(&v->t, id)))
+			return v;
+	return NULL;
+}
+
+/* Read one known mount again and post what changed. */
+static bool reread(struct watchq_mount *m, struct view *v, struct ent *x)
+{
+	struct ent now = { .hnext = x->hnext };
+	bool changed;
+
+	m->rereads++;
+	if (stat_ent(m, v->ns_id, x->id, &now))
+		return false;		/* gone: its detach is queued */
+	changed = post_attrs(m, &v->t, x, &now);
+	free(x->point);
+	*x = now;
+	return changed;
+}
+
+/* @id and, with @tree, every mount below it (listmount: the children
+ * only, never the whole table), outermost first. */
+static void reread_tree(struct watchq_mount *m, __u64 id, bool tree)
+{
+	__u64 *todo, *more, ids[64];
+	size_t head = 0, ntodo = 1, cap = 16;
+	struct view *v;
+	struct ent *x;
+
+	v = view_of(m, id, &x);
+	todo = malloc(cap * sizeof(*todo));
+	if (!v || !todo) {
+		free(todo);
+		return;
+	}
+	todo[0] = id;
+	while (head < ntodo) {
+		__u64 last = 0, cur = todo[head++];
+		long got;
+
+		if ((x = tab_get(&v->t, cur)))
+			reread(m, v, x);
+		if (!tree)
+			break;
+		do {
+			got = sys_listmount(v->ns_id, cur, last, ids, 64);
+			for (long i = 0; i < got; i++) {
+				last = ids[i];
+				if (ntodo == cap) {
+					more = realloc(todo, cap * 2 * sizeof(*todo));
+					if (!more)
+						break;
+					todo = more;
+					cap *= 2;
+				}
+				todo[ntodo++] = ids[i];
+			}
+		} while (got == 64);
+	}
+	free(todo);
+}
+
+/* Every mount of the superblock @major:@minor in every watched tree: an
+ * in-memory pass over the views, statmount() of those mounts only. */
+static void reread_sb(struct watchq_mount *m, __u32 major, __u32 minor)
+{
+	struct ent *x;
+	size_t i;
+
+	for (struct view *v = m->views; v; v = v->next)
+		tab_for_each(&v->t, i, x)
+			if (x->dev_major == major && x->dev_minor == minor)
+				reread(m, v, x);
+}
+
+/*
+ * The mount the hinted syscall named, as its caller saw it: the path is
+ * resolved again from the caller's root, cwd or dfd (/proc/PID/task/TID),
+ * as an absolute path below its root so that ".." and symlinks mean what
+ * they meant to it.  Fails if the caller is gone or moved meanwhile.
+ */
+static int hint_target(const struct watchq_mount_hint *h, __u64 *mnt_id)
+{
+	char base[96], path[PATH_MAX + 2 * WATCHQ_MOUNT_HINT_PATH];
+	char rel[WATCHQ_MOUNT_HINT_PATH];
+	struct statx stx;
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+	ssize_t n = 0;
+	int root, fd, err = 0;
+
+	memcpy(rel, h->path, sizeof(rel));
+	rel[sizeof(rel) - 1] = 0;
+	snprintf(base, sizeof(base), "/proc/%u/task/%u/root", h->tgid, h->tid);
+	root = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -errno;
+	if (rel[0] != '/') {
+		/* relative: to the cwd or dfd, as a path under the root */
+		if (h->dfd == -100)
+			snprintf(base, sizeof(base), "/proc/%u/task/%u/cwd", h->tgid, h->tid);
+		else
+			snprintf(base, sizeof(base), "/proc/%u/fd/%d", h->tgid, h->dfd);
+		n = readlink(base, path, PATH_MAX);
+		if (n <= 0 || path[0] != '/') {
+			close(root);
+			return n < 0 ? -errno : -ENOENT;
+		}
+	}
+	snprintf(path + n, sizeof(path) - (size_t)n, "%s%s", rel[0] && n ? "/" : "", rel);
+	fd = (int)syscall(SYS_openat2, root, path[0] ? path : "/", &how, sizeof(how));
+	if (fd < 0)
+		err = -errno;
+	else if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, WQ_STATX_MNT_ID_UNIQUE, &stx))
+		err = -errno;
+	else if (!(stx.stx_mask & WQ_STATX_MNT_ID_UNIQUE))
+		err = -EOPNOTSUPP;
+	else
+		*mnt_id = stx.stx_mnt_id;
+	if (fd >= 0)
+		close(fd);
+	close(root);
+	return err;
+}
+
+/*
+ * Its caller gone, an absolute path still names the mounts whose mount
+ * point it is (mount(8) passes canonical paths): reread those, found by an
+ * in-memory pass over the views.  How many there were.
+ */
+static size_t reread_point(struct watchq_mount *m, const struct watchq_mount_hint *h)
+{
+	size_t i, found = 0;
+	struct ent *x;
+
+	if (h->path[0] != '/' || !memchr(h->path, 0, sizeof(h->path)))
+		return 0;
+	for (struct view *v = m->views; v; v = v->next)
+		tab_for_each(&v->t, i, x)
+			if (!strcmp(x->point, h->path)) {
+				found++;
+				if (h->kind == WATCHQ_MOUNT_HINT_ATTR_TREE)
+					reread_tree(m, x->id, true);
+				else if (h->kind == WATCHQ_MOUNT_HINT_SB)
+					reread_sb(m, x->dev_major, x->dev_minor);
+				else
+					reread(m, v, x);
+			}
+	return found;
+}
+
+/* An attribute change, on the fanotify rung: attaches and detaches queued
+ * before it first, then a reread of what it named. */
+static void on_attr_hint(struct watchq_mount *m, const struct watchq_mount_hint *h)
+{
+	struct wq_statmount sm;
+	__u64 id = 0;
+	int err = 0;
+
+	fan_read_all(m);
+	if (h->kind == WATCHQ_MOUNT_HINT_SB_DEV) {
+		reread_sb(m, h->dev >> 20, h->dev & 0xfffff);
+		return;
+	}
+	err = hint_target(h, &id);
+	if (!err && h->kind == WATCHQ_MOUNT_HINT_SB) {
+		if (sys_statmount(id, 0, WQ_STATMOUNT_SB_BASIC, &sm, sizeof(sm)))
+			err = -errno;
+		else
+			reread_sb(m, sm.sb_dev_major, sm.sb_dev_minor);
+	} else if (!err) {
+		reread_tree(m, id, h->kind == WATCHQ_MOUNT_HINT_ATTR_TREE);
+	}
+	if (err && !reread_point(m, h)) {
+		/* nothing left to say where: only the whole trees can */
+		m->unresolved++;
+		if (m->o.verbose)
+			fprintf(stderr, "watchq mount: syscall %u by %u: \"%.*s\": %s: rereading the watched trees\n",
+				h->syscall_nr, h->tgid, (int)sizeof(h->path), h->path,
+				strerror(-err));
+		rescan_all(m);
+	}
+	end_gone(m);
 }
 
 void watchq_mount_on_hint(struct watchq_mount *m, const void *data, size_t size)
@@ -408,9 +884,16 @@ void watchq_mount_on_hint(struct watchq_mount *m, const void *data, size_t size)
 	if (size < sizeof(*h) || (h->type_subtype >> 24) != WATCHQ_MOUNT_HINT)
 		return;
 	if (m->o.verbose >= 2)
-		fprintf(stderr, "watchq mount: syscall %u by %u: rereading %s\n",
-			h->syscall_nr, h->tgid, m->views ? "the watched trees" : "nothing");
-	rescan_all(m);
+		fprintf(stderr, "watchq mount: syscall %u by %u: hint %u \"%.*s\"\n",
+			h->syscall_nr, h->tgid, h->kind, (int)sizeof(h->path), h->path);
+	if (!m->views)
+		return;
+	if (!m->fanotify)
+		rescan_all(m);
+	else if (h->kind == WATCHQ_MOUNT_HINT_TOPOLOGY)
+		fan_read_all(m);	/* what it changed is queued there */
+	else
+		on_attr_hint(m, h);
 }
 
 int watchq_mount_poll_fd(const struct watchq_mount *m)
@@ -422,9 +905,12 @@ void watchq_mount_poll(struct watchq_mount *m)
 {
 	struct epoll_event ev[16];
 
-	/* Polling mountinfo consumes its event: one rescan covers them all. */
-	if (epoll_wait(m->epfd, ev, 16, 0) > 0)
-		rescan_all(m);
+	if (epoll_wait(m->epfd, ev, 16, 0) <= 0)
+		return;
+	if (m->fanotify)
+		fan_read_all(m);
+	else
+		rescan_all(m);	/* polling mountinfo consumes its event */
 }
 
 int watchq_mount_resolve(struct watchq_mount *m, pid_t pid, int fd, __u64 *mnt_id,
@@ -457,11 +943,11 @@ static void view_free(struct watchq_mount *m, struct view *v)
 		;
 	if (*p)
 		*p = v->next;
-	if (v->infofd >= 0) {
-		epoll_ctl(m->epfd, EPOLL_CTL_DEL, v->infofd, NULL);
-		close(v->infofd);
+	if (v->fd >= 0) {
+		epoll_ctl(m->epfd, EPOLL_CTL_DEL, v->fd, NULL);
+		close(v->fd);
 	}
-	free_ents(v->e, v->n);
+	tab_free(&v->t);
 	free(v);
 }
 
@@ -471,12 +957,48 @@ static void set_on(struct watchq_mount *m)
 	__atomic_store_n(&m->skel->bss->watchq_mount_on, m->views != NULL, __ATOMIC_RELEASE);
 }
 
-static int view_get(struct watchq_mount *m, pid_t pid, __u64 ns_id, struct view **out)
+/*
+ * What tells @v of changes: on the fanotify rung a group of its own
+ * marking the namespace (events carry only mount ids, so one group per
+ * namespace says which tree they concern); else its mountinfo, which
+ * stays bound to the namespace it was opened in.  Opened through @pid,
+ * the watcher, before the first read of the tree so nothing falls between.
+ */
+static int view_listen(struct watchq_mount *m, struct view *v, pid_t pid)
 {
-	struct epoll_event ev = { .events = EPOLLPRI };
-	struct view *v;
+	struct epoll_event ev = { .events = m->fanotify ? EPOLLIN : EPOLLPRI, .data.ptr = v };
 	char path[64];
 	__u64 now;
+	int nsfd, err = 0;
+
+	if (m->fanotify) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+		v->fd = fanotify_init(WQ_FAN_REPORT_MNT | FAN_NONBLOCK | FAN_CLOEXEC, O_RDONLY);
+		nsfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (v->fd < 0 || nsfd < 0 ||
+		    fanotify_mark(v->fd, FAN_MARK_ADD | WQ_FAN_MARK_MNTNS,
+				  WQ_FAN_MNT_ATTACH | WQ_FAN_MNT_DETACH, nsfd, NULL))
+			err = -errno;
+		if (nsfd >= 0)
+			close(nsfd);
+	} else {
+		snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)pid);
+		v->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (v->fd < 0)
+			err = -errno;
+	}
+	if (!err)
+		err = ns_id_of_pid(pid, &now);
+	if (!err && now != v->ns_id)
+		err = -EAGAIN;		/* it changed namespace meanwhile */
+	if (!err && epoll_ctl(m->epfd, EPOLL_CTL_ADD, v->fd, &ev))
+		err = -errno;
+	return err;
+}
+
+static int view_get(struct watchq_mount *m, pid_t pid, __u64 ns_id, struct view **out)
+{
+	struct view *v;
 	int err;
 
 	for (v = m->views; v; v = v->next)
@@ -488,22 +1010,10 @@ static int view_get(struct watchq_mount *m, pid_t pid, __u64 ns_id, struct view 
 	if (!v)
 		return -ENOMEM;
 	v->ns_id = ns_id;
-	/* mountinfo stays bound to the namespace it was opened in, and pins it. */
-	snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)pid);
-	v->infofd = open(path, O_RDONLY | O_CLOEXEC);
-	if (v->infofd < 0) {
-		err = -errno;
-		free(v);
-		return err;
-	}
-	err = ns_id_of_pid(pid, &now);
-	if (!err && now != ns_id)
-		err = -EAGAIN;		/* it changed namespace meanwhile */
-	ev.data.ptr = v;
-	if (!err && epoll_ctl(m->epfd, EPOLL_CTL_ADD, v->infofd, &ev))
-		err = -errno;
+	v->fd = -1;
+	err = view_listen(m, v, pid);
 	if (!err)
-		err = read_tree(m, ns_id, &v->e, &v->n);
+		err = read_tree(m, ns_id, &v->t);
 	if (err) {
 		view_free(m, v);
 		return err;
@@ -559,14 +1069,26 @@ void watchq_mount_unwatch(struct watchq_mount *m, __u64 mnt_id)
 	set_on(m);
 }
 
-static bool tracepoint_exists(const char *name)
+/* @prog is "watchq_mount_{enter,exit}_SYSCALL": does its tracepoint exist? */
+static bool tracepoint_exists(const char *prog)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/syscalls/sys_exit_%s", name);
+	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/syscalls/sys_%s",
+		 prog + strlen("watchq_mount_"));
 	return !access(path, F_OK);
 }
 
+/* Fanotify reports mount attach/detach (6.15+), or EINVAL. */
+static bool fanotify_has_mounts(void)
+{
+	int fd = fanotify_init(WQ_FAN_REPORT_MNT | FAN_CLOEXEC, O_RDONLY);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
 int watchq_mount_open(struct watchq_mount **out, const struct watchq_mount_opts *o)
 {
 	struct bpf_program *prog;
@@ -600,11 +1122,8 @@ int watchq_mount_open(struct watchq_mount **out, const struct watchq_mount_opts 
 		goto fail;
 	}
 	/* A syscall this kernel lacks (fsconfig before 5.2, ...) is not hinted. */
-	bpf_object__for_each_program(prog, m->skel->obj) {
-		const char *sc = bpf_program__name(prog) + strlen("watchq_mount_exit_");
-
-		bpf_program__set_autoload(prog, tracepoint_exists(sc));
-	}
+	bpf_object__for_each_program(prog, m->skel->obj)
+		bpf_program__set_autoload(prog, tracepoint_exists(bpf_program__name(prog)));
 	err = mount_bpf__load(m->skel);
 	if (!err)
 		err = mount_bpf__attach(m->skel);
@@ -612,8 +1131,9 @@ int watchq_mount_open(struct watchq_mount **out, const struct watchq_mount_opts 
 		fprintf(stderr, "watchq mount: tracepoint rung: %s\n", strerror(-err));
 		goto fail;
 	}
+	m->fanotify = !o->force_tracepoint && fanotify_has_mounts();
 	if (o->verbose)
-		fprintf(stderr, "watchq mount: tracepoint rung loaded\n");
+		fprintf(stderr, "watchq mount: %s rung loaded\n", watchq_mount_rung(m));
 	*out = m;
 	return 0;
 fail:
@@ -625,6 +1145,10 @@ void watchq_mount_close(struct watchq_mount *m)
 {
 	if (!m)
 		return;
+	if (m->o.verbose)
+		fprintf(stderr, "watchq mount: %llu whole-tree rereads, %llu mounts reread, "
+			"%llu changes whose target was gone\n", (unsigned long long)m->rescans,
+			(unsigned long long)m->rereads, (unsigned long long)m->unresolved);
 	while (m->watches) {
 		struct mwatch *w = m->watches;
 
@@ -637,6 +1161,7 @@ void watchq_mount_close(struct watchq_mount *m)
 	if (m->epfd >= 0)
 		close(m->epfd);
 	free(m->buf);
+	free(m->gone);
 	free(m);
 }
 
@@ -652,31 +1177,60 @@ __u64 watchq_mount_dropped(const struct watchq_mount *m)
 
 const char *watchq_mount_rung(const struct watchq_mount *m)
 {
-	(void)m;
-	return "tracepoint+rescan";
+	return m->fanotify ? "fanotify+tracepoint" : "tracepoint+rescan";
 }
 
 void watchq_mount_describe(const struct watchq_mount *m, FILE *f)
 {
-	fprintf(f, "mount: %s rung (hints: tracepoint syscalls/sys_exit_{", watchq_mount_rung(m));
-	for (size_t i = 0, first = 1; i < sizeof(hint_syscalls) / sizeof(hint_syscalls[0]); i++)
-		if (tracepoint_exists(hint_syscalls[i])) {
+	char prog[64];
+
+	fprintf(f, "mount: %s rung (", watchq_mount_rung(m));
+	if (m->fanotify)
+		fprintf(f, "fanotify FAN_MNT_ATTACH/DETACH per watched namespace; ");
+	fprintf(f, "hints: tracepoint syscalls/sys_exit_{");
+	for (size_t i = 0, first = 1; i < sizeof(hint_syscalls) / sizeof(hint_syscalls[0]); i++) {
+		snprintf(prog, sizeof(prog), "watchq_mount_exit_%s", hint_syscalls[i]);
+		if (tracepoint_exists(prog)) {
 			fprintf(f, "%s%s", first ? "" : ",", hint_syscalls[i]);
 			first = 0;
 		}
-	fprintf(f, "}; poll() on each watched namespace's mountinfo)\n");
+	}
+	fprintf(f, "}%s)\n", m->fanotify ? "" : "; poll() on each watched namespace's mountinfo");
+	if (m->fanotify)
+		fprintf(f,
+			"  per change: an attach, detach or move costs one statmount() of that\n"
+			"    mount; an attribute change rereads the mount its syscall named (the\n"
+			"    path resolved again from the caller's root and cwd), its subtree\n"
+			"    (AT_RECURSIVE, MS_REC: listmount of the children) or its superblock's\n"
+			"    mounts (remount, fsconfig reconfigure: the sb read from the fd in BPF)\n"
+			"    if its caller exited first, the mounts whose mount point is its path\n"
+			"  RESCANS (the whole tree) only when fanotify's queue overflowed or the\n"
+			"    caller of an attribute change on a relative path exited first\n"
+			"    (the daemon logs how many at exit, with -v)\n");
+	else
+		fprintf(f,
+			"  RESCANS: without fanotify's mount events (Linux 6.15) no hook here says\n"
+			"    what changed, so every hint rereads each watched namespace's whole\n"
+			"    tree (listmount + one statmount per mount) and compares it with the\n"
+			"    last view: work grows with the mount table\n");
 	fprintf(f,
-		"  RESCANS: no hook here says what changed, so every hint rereads each\n"
-		"    watched namespace's whole tree (listmount + one statmount per mount)\n"
-		"    and compares it with the last view: work grows with the mount table\n"
 		"  ids: 64-bit unique mount ids (STATX_MNT_ID_UNIQUE, statmount mnt_id),\n"
 		"    not the 32-bit ids of /proc/*/mountinfo\n"
 		"  sees: mount(2) (new, bind, move, remount, propagation types), umount2\n"
 		"    (MNT_DETACH: one UNMOUNT per mount of the tree), move_mount, fsconfig,\n"
 		"    mount_setattr, pivot_root, shared-subtree propagation into any watched\n"
-		"    namespace; automounts and expiry through mountinfo's poll()\n"
+		"    namespace%s\n"
 		"  not told apart: EXPIRY (an expired mount is an UNMOUNT), IS_SUBMOUNT\n"
-		"    (never set: statmount does not say who made a mount); a mount and\n"
-		"    its unmount between two rereads are never seen\n"
-		"  a rename of a directory holding a mount point shows as MOVE_FROM/TO\n");
+		"    (never set: neither statmount nor fanotify says who made a mount)\n"
+		"  attributes are read when the daemon handles the change: a change undone\n"
+		"    before then is not seen, and %s\n"
+		"  a rename of a directory holding a mount point %s\n",
+		m->fanotify ? ", automounts" :
+			      "; automounts, and unmounts by expiry, only\n"
+			      "    when another change makes it reread the tree (no syscall hints them,\n"
+			      "    and mountinfo's poll() does not fire for them)",
+		m->fanotify ? "a mount gone before its attach is read is\n"
+			      "    not reported (its parent can no longer be asked)"
+			    : "a mount and its unmount between two\n    rereads are never seen",
+		m->fanotify ? "is no move: not reported" : "shows as MOVE_FROM/TO");
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The mount source: bpf/mount.bpf.c hints that a mount syscall succeeded;
- * this half keeps a view of every watched mount namespace's tree (from
- * listmount/statmount) and turns each change into exact mount records.
+ * The mount source: fanotify's mount events (6.15+) and hints from
+ * bpf/mount.bpf.c that a mount syscall succeeded; this half keeps a view of
+ * every watched mount namespace's tree (from listmount/statmount) and turns
+ * each change into exact mount records.
  * Mount ids are the kernel's 64-bit unique ids (STATX_MNT_ID_UNIQUE,
  * statmount's mnt_id), never the 32-bit ids mountinfo shows.
  */
@@ -56,12 +57,13 @@ int watchq_mount_resolve(struct watchq_mount *m, pid_t pid, int fd, __u64 *mnt_i
 int watchq_mount_watch(struct watchq_mount *m, pid_t pid, __u64 ns_id, __u64 mnt_id);
 void watchq_mount_unwatch(struct watchq_mount *m, __u64 mnt_id);
 
-/* A record from the BPF ring buffer (a hint): reread every watched tree
- * and post what changed. */
+/* A record from the BPF ring buffer (a hint): read again what it names
+ * (or, on the rescan rung, every watched tree) and post what changed. */
 void watchq_mount_on_hint(struct watchq_mount *m, const void *data, size_t size);
 
-/* An fd to poll (EPOLLIN): some watched namespace's mountinfo changed;
- * then call watchq_mount_poll(). */
+/* An fd to poll (EPOLLIN): some watched namespace changed; then call
+ * watchq_mount_poll(), which also takes what is queued without waiting
+ * (before answering a sync). */
 int watchq_mount_poll_fd(const struct watchq_mount *m);
 void watchq_mount_poll(struct watchq_mount *m);
 
