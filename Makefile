@@ -65,7 +65,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 # Keep the BPF objects between skeletons: rebuilding them on every run of
 # make would relink the daemon each time.
 .SECONDARY:
-.PHONY: all deps check test-unit test-asan test-fuzz test-host run install clean vmlinux bench
+.PHONY: all deps check test-unit test-asan test-fuzz test-host test-host-rescan run install clean vmlinux bench
 
 PROGS := $(OUT)/watchqd $(OUT)/watchq
 LIBS := $(OUT)/libwatchq.a $(OUT)/$(LIB_SONAME) $(OUT)/libwatchq.pc \
@@ -187,11 +187,16 @@ test-fuzz: $(OUT)/fuzz-ring
 test-host: $(PROGS) $(LIBS) $(OUT)/test-host $(OUT)/failfs $(OUT)/compat-pipe
 	$(Q)WATCHQ_BUILD=$(OUT) $(OUT)/test-host
 
+# The mount tests again against a daemon on the mount source's lower rung
+# (listmount rescans, what kernels before 6.15 get): the same records.
+test-host-rescan: $(PROGS) $(LIBS) $(OUT)/test-host
+	$(Q)WATCHQ_BUILD=$(OUT) WATCHQ_TEST_DAEMON_ARGS=--force-tracepoint $(OUT)/test-host mount_
+
 # The BPF selftests in a Debian 6.1 guest (fentry/LSM rungs, CO-RE).
 include tests/qemu/qemu.mk
 
 # Every suite, then one closing line over all of them.
-CHECK_SUITES := test-unit test-asan test-fuzz test-host test-qemu
+CHECK_SUITES := test-unit test-asan test-fuzz test-host test-host-rescan test-qemu
 check: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUT)/asan/test-unit $(OUT)/fuzz-ring \
 		$(QEMU_TESTS) $(QEMU_FILES)
