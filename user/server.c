@@ -518,6 +518,18 @@ static int op_watch(struct wqd *d, struct wqd_client *c, const void *body,
 }
 
 /* Read one request; answer it.  A broken connection ends the client. */
+/*
+ * Records are produced synchronously in the kernel: what preceded a
+ * request is in the BPF ring buffer, or queued on the mount source's fds
+ * (fanotify's mount events), by the time the request is read.  Take it all.
+ */
+static void catch_up(struct wqd *d)
+{
+	wqd_drain(d);
+	if (d->mount)
+		watchq_mount_poll(d->mount);
+}
+
 void wqd_client_input(struct wqd *d, struct wqd_client *c)
 {
 	char buf[WATCHQ_MSG_MAX];
@@ -577,6 +589,11 @@ void wqd_client_input(struct wqd *d, struct wqd_client *c)
 	if (!err) {
 		const void *body = buf + sizeof(req);
 		size_t blen = (size_t)n - sizeof(req);
+		int fd = nfds ? fds[0] : -1;
+
+		/* Closed before the reply: a client that unmounts the path it
+		 * just watched must not find it busy with our copy. */
+		nfds = 0;
 
 		switch (req.op) {
 		case WATCHQ_OP_OPEN:
@@ -591,21 +608,19 @@ void wqd_client_input(struct wqd *d, struct wqd_client *c)
 		case WATCHQ_OP_SET_FILTER:
 			err = op_set_filter(c, body, blen);
 			break;
-		case WATCHQ_OP_WATCH:
 		case WATCHQ_OP_UNWATCH:
-			err = op_watch(d, c, body, blen, nfds, nfds ? fds[0] : -1,
+			/* what the kernel produced before the request still
+			 * reaches the watch */
+			catch_up(d);
+			/* fall through */
+		case WATCHQ_OP_WATCH:
+			err = op_watch(d, c, body, blen, fd >= 0, fd,
 				       req.op == WATCHQ_OP_WATCH);
 			break;
 		case WATCHQ_OP_SYNC:
-			/* Records are produced synchronously in the kernel:
-			 * what preceded the request is in the BPF ring
-			 * buffer, or queued on the mount source's fds (an
-			 * automount, fanotify's mount events), now. */
 			err = blen ? -EINVAL : 0;
 			if (!err)
-				wqd_drain(d);
-			if (!err && d->mount)
-				watchq_mount_poll(d->mount);
+				catch_up(d);
 			break;
 		case WATCHQ_OP_STATS:
 			if (blen) {
@@ -615,6 +630,8 @@ void wqd_client_input(struct wqd *d, struct wqd_client *c)
 			err = send_reply(c, &req, 0, &c->q->stats, sizeof(c->q->stats), NULL, 0);
 			goto sent;
 		}
+		if (fd >= 0)
+			close(fd);
 	}
 	if (err)
 		wqd_log(d, 1, "client pid %d: op %u: %s\n", c->pid, req.op, strerror(-err));
