@@ -8,7 +8,10 @@
  * from its arguments what it changed and where: the path (and dfd) naming
  * the mount, or the superblock an fsconfig reconfigure worked on.  User
  * space then reads only that mount (or tree, or superblock's mounts) again.
- * On kernels without fanotify's mount events the hints also stand for
+ * Attach, detach and move syscalls also announce their entry, so that an
+ * attach fanotify reports from a process in none of them is known as the
+ * kernel's (IS_SUBMOUNT), and umount2(MNT_EXPIRE) names what expires.  On
+ * kernels without fanotify's mount events the hints also stand for
  * attaches and detaches, and user space rereads the whole tree.
  *
  * The hint comes out of the ring buffer in order with every other record,
@@ -65,9 +68,22 @@ static __always_inline struct watchq_mount_hint *hint_start(struct trace_event_r
 	h->kind = kind;
 	h->dfd = -100;		/* AT_FDCWD */
 	h->dev = 0;
+	h->flags = 0;
+	h->ret = 0;
 	h->path[0] = 0;
 	h->syscall_nr = (__u32)BPF_CORE_READ(ctx, id);
 	return h;
+}
+
+static __always_inline void hint_send(struct watchq_mount_hint *h)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->type_subtype = WATCHQ_TYPE_MOUNT_NOTIFY | (WATCHQ_MOUNT_HINT << 24);
+	h->info = WATCHQ_INFO(sizeof(*h) / 8, 0, 0);
+	h->tgid = id >> 32;
+	h->tid = (__u32)id;
+	watchq_emit(h, sizeof(*h));
 }
 
 static __always_inline void hint_keep(struct watchq_mount_hint *h)
@@ -101,14 +117,50 @@ int watchq_mount_enter_mount(struct trace_event_raw_sys_enter *ctx)
 	else if (flags & (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE))
 		kind = (flags & MS_REC) ? WATCHQ_MOUNT_HINT_ATTR_TREE : WATCHQ_MOUNT_HINT_ATTR;
 	else
-		return 0;	/* new, bind, move: fanotify (or a rescan) */
+		kind = WATCHQ_MOUNT_HINT_ENTER;	/* new, bind, move */
 	h = hint_start(ctx, kind);
 	if (!h)
 		return 0;
+	if (kind == WATCHQ_MOUNT_HINT_ENTER) {
+		hint_send(h);
+		return 0;
+	}
 	hint_path(h, -100, (const char *)BPF_CORE_READ(ctx, args[1]));
 	hint_keep(h);
 	return 0;
 }
+
+/*
+ * Attach, detach and move syscalls announce themselves on entry, before
+ * fanotify queues what they do: the daemon tells a mount a syscall made
+ * from one the kernel made (an automount: IS_SUBMOUNT), and an
+ * umount2(MNT_EXPIRE) names the mount that expires (EXPIRY).
+ */
+SEC("tracepoint/syscalls/sys_enter_umount")
+int watchq_mount_enter_umount(struct trace_event_raw_sys_enter *ctx)
+{
+	struct watchq_mount_hint *h;
+
+	if (!watchq_mount_on || !(h = hint_start(ctx, WATCHQ_MOUNT_HINT_ENTER)))
+		return 0;
+	h->flags = (__u32)BPF_CORE_READ(ctx, args[1]);
+	hint_path(h, -100, (const char *)BPF_CORE_READ(ctx, args[0]));
+	hint_send(h);
+	return 0;
+}
+
+#define ENTER_ON(sc)							\
+SEC("tracepoint/syscalls/sys_enter_" #sc)				\
+int watchq_mount_enter_##sc(struct trace_event_raw_sys_enter *ctx)	\
+{									\
+	struct watchq_mount_hint *h;					\
+									\
+	if (watchq_mount_on && (h = hint_start(ctx, WATCHQ_MOUNT_HINT_ENTER))) \
+		hint_send(h);						\
+	return 0;							\
+}
+ENTER_ON(move_mount)
+ENTER_ON(pivot_root)
 
 SEC("tracepoint/syscalls/sys_enter_mount_setattr")
 int watchq_mount_enter_mount_setattr(struct trace_event_raw_sys_enter *ctx)
@@ -160,16 +212,20 @@ int watchq_mount_enter_fsconfig(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/* @topology: the syscall may attach, detach or move mounts. */
+/*
+ * @topology: the syscall may attach, detach or move mounts; it announced
+ * itself on entry, so its return is hinted even when it failed.
+ */
 static __always_inline void hint(struct trace_event_raw_sys_exit *ctx, bool topology)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id, zero = 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0;
 	struct watchq_mount_hint *h;
 	long ret = BPF_CORE_READ(ctx, ret);
 
 	h = bpf_map_lookup_elem(&pending, &tid);
-	if (watchq_mount_on && ret >= 0 && (h || topology)) {
+	if (h && ret < 0)
+		h = NULL;			/* changed nothing */
+	if (watchq_mount_on && (h || topology)) {
 		if (!h) {
 			/* a topology change: the hint only says it happened */
 			h = bpf_map_lookup_elem(&scratch, &zero);
@@ -178,14 +234,12 @@ static __always_inline void hint(struct trace_event_raw_sys_exit *ctx, bool topo
 			h->kind = WATCHQ_MOUNT_HINT_TOPOLOGY;
 			h->dfd = -100;
 			h->dev = 0;
+			h->flags = 0;
 			h->path[0] = 0;
 			h->syscall_nr = (__u32)BPF_CORE_READ(ctx, id);
 		}
-		h->type_subtype = WATCHQ_TYPE_MOUNT_NOTIFY | (WATCHQ_MOUNT_HINT << 24);
-		h->info = WATCHQ_INFO(sizeof(*h) / 8, 0, 0);
-		h->tgid = id >> 32;
-		h->tid = tid;
-		watchq_emit(h, sizeof(*h));
+		h->ret = (__s32)ret;
+		hint_send(h);
 	}
 	bpf_map_delete_elem(&pending, &tid);
 }

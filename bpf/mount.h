@@ -5,7 +5,8 @@
 
 /*
  * Internal, never reaches a consumer: a syscall that may have changed some
- * mount namespace's tree returned success.  A hint is not a record: the
+ * mount namespace's tree returned success (or, for attach, detach and move
+ * syscalls, started or returned at all).  A hint is not a record: the
  * daemon turns it into records (see user/mount.c).
  */
 #define WATCHQ_MOUNT_HINT	255
@@ -17,6 +18,7 @@ enum watchq_mount_hint_kind {
 	WATCHQ_MOUNT_HINT_ATTR_TREE,	/* ... of it and every mount below it */
 	WATCHQ_MOUNT_HINT_SB,		/* the superblock of the mount at path */
 	WATCHQ_MOUNT_HINT_SB_DEV,	/* the superblock @dev (fsconfig reconfigure) */
+	WATCHQ_MOUNT_HINT_ENTER,	/* a topology syscall starts (umount: flags, path) */
 };
 
 #define WATCHQ_MOUNT_HINT_PATH	256
@@ -30,6 +32,8 @@ struct watchq_mount_hint {
 	__u32	kind;		/* enum watchq_mount_hint_kind */
 	__s32	dfd;		/* the path is relative to it (AT_FDCWD: cwd) */
 	__u32	dev;		/* SB_DEV: the kernel's dev_t (major << 20 | minor) */
+	__u32	flags;		/* ENTER of umount2: its flags */
+	__s32	ret;		/* TOPOLOGY: the syscall's return (ends an ENTER) */
 	char	path[WATCHQ_MOUNT_HINT_PATH];	/* "" with dfd: the fd's own mount */
 };
 

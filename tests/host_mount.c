@@ -23,6 +23,7 @@
 			    (flags) >> 16, 3, (on), (aux) })
 #define SUB WATCHQ_NOTIFY_MOUNT_IN_SUBTREE
 #define RO WATCHQ_NOTIFY_MOUNT_IS_NOW_RO
+#define KERN WATCHQ_NOTIFY_MOUNT_IS_SUBMOUNT
 
 struct mfix {
 	struct host_daemon hd;
@@ -518,9 +519,9 @@ static bool mount_rung_is(const char *rung)
 /*
  * The kernel mounts tracefs on debugfs's "tracing" the first time a path
  * walk crosses it: an automount no mount syscall made, reported like any
- * new mount; on the rescan rung, which nothing wakes for it, with the next
- * change.  IS_SUBMOUNT stays clear: nothing on these rungs says who made a
- * mount (watchqd --probe).
+ * new mount with IS_SUBMOUNT (fanotify names a process in no mount syscall);
+ * on the rescan rung, which nothing wakes for it, with the next change and
+ * without IS_SUBMOUNT (a rescan cannot say who made a mount).
  */
 WATCHQ_TEST(mount_automount)
 {
@@ -549,11 +550,43 @@ WATCHQ_TEST(mount_automount)
 	     ASSERT_OK(watchq_watch_mount(f.q, dbg, 5), "watch debugfs") &&
 	     STEP(stat(tr, &st), "walk into tracing/.: automount") &&
 	     ASSERT_TRUE((tm = mnt_id(tr)) != d && tm, "tracefs's id") &&
-	     ASSERT_EQ(n, fan ? 1 : 0, "reported at once on the fanotify rung only") &&
-	     /* the rescan rung finds it when the next change rereads the tree */
-	     (fan || STEP(mount("wqo", f.path[1], "tmpfs", 0, NULL), "another mount")) &&
+	     /* the rescan rung finds it when the next change (maybe another
+	      * process's, anywhere) rereads the tree */
+	     (fan ? ASSERT_EQ(n, 1, "reported at once") :
+		    STEP(mount("wqo", f.path[1], "tmpfs", 0, NULL), "another mount")) &&
 	     host_expect("one NEW_MOUNT, made by the kernel", got, n, (struct host_rec[]){
-			MREC(NEW_MOUNT, d, tm, 5, 0),
+			MREC(NEW_MOUNT, d, tm, 5, fan ? KERN : 0),
 		 }, 1);
+	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
+}
+
+/*
+ * umount2(MNT_EXPIRE): the first call marks the mount (EAGAIN), the second
+ * unmounts it if nothing used it meanwhile: EXPIRY on the mount, then its
+ * UNMOUNT, then the end of the watch on it.
+ */
+WATCHQ_TEST(mount_expire)
+{
+	struct host_rec got[8];
+	struct mfix f;
+	__u64 base, t = 0;
+	bool ok;
+	int n = 0;
+
+	HOST_REQUIRE();
+	SETUP(&f, "t");
+	base = mnt_id(f.base);
+	ok = ASSERT_OK(mount("wqt", f.path[0], "tmpfs", 0, NULL), "mount t") &&
+	     ASSERT_TRUE((t = mnt_id(f.path[0])) != base, "t's id") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, f.base, 1), "watch the tmpfs") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, f.path[0], 2), "watch t") &&
+	     ASSERT_EQ(umount2(f.path[0], MNT_EXPIRE) < 0 ? errno : 0, EAGAIN,
+			 "the first MNT_EXPIRE marks it") &&
+	     STEP(umount2(f.path[0], MNT_EXPIRE), "the second expires it") &&
+	     host_expect("EXPIRY, UNMOUNT, the watch's end", got, n, (struct host_rec[]){
+			MREC(EXPIRY, t, 0, 2, 0), MREC(EXPIRY, t, 0, 1, SUB),
+			MREC(UNMOUNT, base, t, 1, 0),
+			REMOVAL_REC(t, 2),
+		 }, 4);
 	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
 }

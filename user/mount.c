@@ -52,6 +52,7 @@
 #define WQ_MNT_ID_REQ_SIZE_VER1	32
 #define WQ_MOUNT_ATTR_RDONLY	0x1ULL
 #define WQ_SB_RDONLY		0x1U
+#define MNT_EXPIRE		0x4	/* umount2() */
 
 struct wq_mnt_id_req {
 	__u32 size;
@@ -138,6 +139,13 @@ struct watchq_mount {
 	char *buf;			/* statmount's answer */
 	__u64 *gone;			/* watched mounts that went, this batch */
 	size_t ngone, gone_cap;
+	/* attach/detach/move syscalls between their ENTER hint and their
+	 * return, by process: fanotify names the process an attach came from */
+	struct flight { __u32 tgid, n; } *flight;
+	size_t nflight;
+	/* mounts an umount2(MNT_EXPIRE) in flight names: EXPIRY if they go */
+	struct expiring { __u64 id; __u32 tgid; } *expiring;
+	size_t nexpiring;
 	__u64 rescans, rereads, unresolved;
 };
 
@@ -432,6 +440,59 @@ static void end_gone(struct watchq_mount *m)
 	m->ngone = 0;
 }
 
+/* ---- who is making changes -------------------------------------------- */
+
+static void flight_start(struct watchq_mount *m, __u32 tgid)
+{
+	struct flight *f;
+
+	for (size_t i = 0; i < m->nflight; i++)
+		if (m->flight[i].tgid == tgid) {
+			m->flight[i].n++;
+			return;
+		}
+	f = realloc(m->flight, (m->nflight + 1) * sizeof(*f));
+	if (!f)
+		return;
+	m->flight = f;
+	f[m->nflight].tgid = tgid;
+	f[m->nflight++].n = 1;
+}
+
+static void flight_end(struct watchq_mount *m, __u32 tgid)
+{
+	for (size_t i = 0; i < m->nflight; i++)
+		if (m->flight[i].tgid == tgid) {
+			if (!--m->flight[i].n)
+				m->flight[i] = m->flight[--m->nflight];
+			break;
+		}
+	for (size_t i = 0; i < m->nexpiring;)
+		if (m->expiring[i].tgid == tgid)
+			m->expiring[i] = m->expiring[--m->nexpiring];
+		else
+			i++;
+}
+
+/* An attach by a process in no mount syscall: the kernel made it. */
+static bool by_kernel(const struct watchq_mount *m, __u32 pid)
+{
+	for (size_t i = 0; i < m->nflight; i++)
+		if (m->flight[i].tgid == pid)
+			return false;
+	return true;
+}
+
+static bool expiring_take(struct watchq_mount *m, __u64 id)
+{
+	for (size_t i = 0; i < m->nexpiring; i++)
+		if (m->expiring[i].id == id) {
+			m->expiring[i] = m->expiring[--m->nexpiring];
+			return true;
+		}
+	return false;
+}
+
 struct change {
 	struct ent *x;
 	unsigned int depth;
@@ -460,6 +521,8 @@ static void post_unmounts(struct watchq_mount *m, struct tab *t, struct change *
 		ch[i].depth = MAX_DEPTH - chain_of(t, ch[i].x->id, chain);
 	qsort(ch, n, sizeof(*ch), by_depth);
 	for (i = 0; i < n; i++) {
+		if (expiring_take(m, ch[i].x->id))
+			post(m, t, WATCHQ_NOTIFY_MOUNT_EXPIRY, ch[i].x->id, 0, 0);
 		post(m, t, WATCHQ_NOTIFY_MOUNT_UNMOUNT, ch[i].x->parent, ch[i].x->id, 0);
 		note_gone(m, ch[i].x->id);
 	}
@@ -563,12 +626,13 @@ struct wq_fan_info_mnt {
 };
 
 struct fan_ev {
-	__u32 mask;
+	__u32 mask, pid;
 	__u64 id;
 };
 
-/* @id was attached to @v's tree (or, with @move, moved within it). */
-static void fan_attach(struct watchq_mount *m, struct view *v, __u64 id, bool move)
+/* @id was attached to @v's tree by process @pid (or, with @move, moved
+ * within it). */
+static void fan_attach(struct watchq_mount *m, struct view *v, __u64 id, bool move, __u32 pid)
 {
 	struct ent *x = tab_get(&v->t, id), *nx;
 	int err;
@@ -607,7 +671,8 @@ static void fan_attach(struct watchq_mount *m, struct view *v, __u64 id, bool mo
 		ent_free(nx);
 		return;
 	}
-	post(m, &v->t, WATCHQ_NOTIFY_MOUNT_NEW_MOUNT, nx->parent, id, ro_flag(nx));
+	post(m, &v->t, WATCHQ_NOTIFY_MOUNT_NEW_MOUNT, nx->parent, id,
+	     ro_flag(nx) | (by_kernel(m, pid) ? WATCHQ_NOTIFY_MOUNT_IS_SUBMOUNT : 0));
 }
 
 /*
@@ -622,7 +687,7 @@ static void fan_apply(struct watchq_mount *m, struct view *v, const struct fan_e
 
 	while (i < n) {
 		if (ev[i].mask & WQ_FAN_MNT_ATTACH) {
-			fan_attach(m, v, ev[i].id, ev[i].mask & WQ_FAN_MNT_DETACH);
+			fan_attach(m, v, ev[i].id, ev[i].mask & WQ_FAN_MNT_DETACH, ev[i].pid);
 			i++;
 			continue;
 		}
@@ -664,6 +729,7 @@ static void fan_read(struct watchq_mount *m, struct view *v)
 				if (im->hdr.info_type == WQ_FAN_EVENT_INFO_TYPE_MNT &&
 				    im->hdr.len >= sizeof(*im)) {
 					ev[n].mask = (__u32)md->mask;
+					ev[n].pid = (__u32)md->pid;
 					ev[n++].id = im->mnt_id;
 				}
 				p += im->hdr.len;
@@ -877,6 +943,34 @@ static void on_attr_hint(struct watchq_mount *m, const struct watchq_mount_hint 
 	end_gone(m);
 }
 
+/*
+ * An attach, detach or move syscall starts: until it returns, fanotify's
+ * events from its process are its doing, not the kernel's.  (By the time
+ * this is read it may have returned, so what fanotify queued cannot be
+ * split into before and after it: an automount its process triggered just
+ * before, still unread, counts as the syscall's.)  An umount2(MNT_EXPIRE)
+ * names the mounts it may expire, by mount point.
+ */
+static void on_enter(struct watchq_mount *m, const struct watchq_mount_hint *h)
+{
+	struct expiring *e;
+	struct ent *x;
+	size_t i;
+
+	flight_start(m, h->tgid);
+	if (!(h->flags & MNT_EXPIRE) || h->path[0] != '/' ||
+	    !memchr(h->path, 0, sizeof(h->path)))
+		return;
+	for (struct view *v = m->views; v; v = v->next)
+		tab_for_each(&v->t, i, x)
+			if (!strcmp(x->point, h->path) &&
+			    (e = realloc(m->expiring, (m->nexpiring + 1) * sizeof(*e)))) {
+				m->expiring = e;
+				e[m->nexpiring].id = x->id;
+				e[m->nexpiring++].tgid = h->tgid;
+			}
+}
+
 void watchq_mount_on_hint(struct watchq_mount *m, const void *data, size_t size)
 {
 	const struct watchq_mount_hint *h = data;
@@ -884,16 +978,24 @@ void watchq_mount_on_hint(struct watchq_mount *m, const void *data, size_t size)
 	if (size < sizeof(*h) || (h->type_subtype >> 24) != WATCHQ_MOUNT_HINT)
 		return;
 	if (m->o.verbose >= 2)
-		fprintf(stderr, "watchq mount: syscall %u by %u: hint %u \"%.*s\"\n",
-			h->syscall_nr, h->tgid, h->kind, (int)sizeof(h->path), h->path);
+		fprintf(stderr, "watchq mount: syscall %u by %u: hint %u ret %d \"%.*s\"\n",
+			h->syscall_nr, h->tgid, h->kind, h->ret, (int)sizeof(h->path), h->path);
 	if (!m->views)
 		return;
-	if (!m->fanotify)
+	if (h->kind == WATCHQ_MOUNT_HINT_ENTER) {
+		on_enter(m, h);
+	} else if (h->kind == WATCHQ_MOUNT_HINT_TOPOLOGY) {
+		/* what it did first, while it still counts as in flight */
+		if (h->ret >= 0 && !m->fanotify)
+			rescan_all(m);
+		else if (m->fanotify)
+			fan_read_all(m);
+		flight_end(m, h->tgid);
+	} else if (!m->fanotify) {
 		rescan_all(m);
-	else if (h->kind == WATCHQ_MOUNT_HINT_TOPOLOGY)
-		fan_read_all(m);	/* what it changed is queued there */
-	else
+	} else {
 		on_attr_hint(m, h);
+	}
 }
 
 int watchq_mount_poll_fd(const struct watchq_mount *m)
@@ -1162,6 +1264,8 @@ void watchq_mount_close(struct watchq_mount *m)
 		close(m->epfd);
 	free(m->buf);
 	free(m->gone);
+	free(m->flight);
+	free(m->expiring);
 	free(m);
 }
 
@@ -1220,8 +1324,9 @@ void watchq_mount_describe(const struct watchq_mount *m, FILE *f)
 		"    (MNT_DETACH: one UNMOUNT per mount of the tree), move_mount, fsconfig,\n"
 		"    mount_setattr, pivot_root, shared-subtree propagation into any watched\n"
 		"    namespace%s\n"
-		"  not told apart: EXPIRY (an expired mount is an UNMOUNT), IS_SUBMOUNT\n"
-		"    (never set: neither statmount nor fanotify says who made a mount)\n"
+		"  EXPIRY: for umount2(MNT_EXPIRE) given the mount point; the kernel's own\n"
+		"    expiry of automounts (NFS, CIFS, AFS timers) is a plain UNMOUNT\n"
+		"  IS_SUBMOUNT: %s\n"
 		"  attributes are read when the daemon handles the change: a change undone\n"
 		"    before then is not seen, and %s\n"
 		"  a rename of a directory holding a mount point %s\n",
@@ -1229,6 +1334,10 @@ void watchq_mount_describe(const struct watchq_mount *m, FILE *f)
 			      "; automounts, and unmounts by expiry, only\n"
 			      "    when another change makes it reread the tree (no syscall hints them,\n"
 			      "    and mountinfo's poll() does not fire for them)",
+		m->fanotify ? "an attach by a process in no mount syscall (an automount;\n"
+			      "    one its process triggered just before a mount syscall of its own\n"
+			      "    may go unflagged)"
+			    : "never set (a reread cannot say who made a mount)",
 		m->fanotify ? "a mount gone before its attach is read is\n"
 			      "    not reported (its parent can no longer be asked)"
 			    : "a mount and its unmount between two\n    rereads are never seen",

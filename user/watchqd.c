@@ -497,6 +497,10 @@ static int serve(struct wqd *d)
 			} else if (tag == &d->rb) {
 				wqd_drain(d);
 			} else if (tag == &d->mount) {
+				/* The mount hints first: a syscall's entry
+				 * hint precedes what fanotify queued for it
+				 * (user/mount.c tells automounts so). */
+				wqd_drain(d);
 				watchq_mount_poll(d->mount);
 				wqd_flush_wakes(d);
 			} else {
