@@ -10,11 +10,14 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/quota.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/loop.h>
 
 #include "host.h"
 
@@ -31,7 +34,8 @@
 struct ext4 {
 	char dir[64];		/* everything lives under it */
 	char img[96], mnt[96], ff[96], disk[128];
-	char loop[64];
+	char loop[64];		/* the attached loop device, or "" */
+	int loop_fd;		/* open on it */
 	pid_t fuse;
 	bool mounted;
 	dev_t dev;		/* st_dev of the mounted filesystem */
@@ -66,8 +70,11 @@ static bool ext4_teardown(struct ext4 *e, bool ok)
 		ok = host_daemon_stop(&e->hd) && ok;
 	if (e->mounted && umount2(e->mnt, 0) && umount2(e->mnt, MNT_DETACH))
 		TEST_LOG("umount %s: %s", e->mnt, strerror(errno));
-	if (e->loop[0])
-		sh("losetup -d %s", e->loop);
+	if (e->loop[0]) {
+		if (ioctl(e->loop_fd, LOOP_CLR_FD))
+			TEST_LOG("detach %s: %s", e->loop, strerror(errno));
+		close(e->loop_fd);
+	}
 	if (e->fuse > 0) {
 		umount2(e->ff, MNT_DETACH);
 		kill(e->fuse, SIGTERM);
@@ -84,8 +91,8 @@ static int ext4_prepare(struct ext4 *e, const char *mkfs_args, const char *size)
 	memset(e, 0, sizeof(*e));
 	if (system("command -v mkfs.ext4 >/dev/null"))
 		return SKIP("no mkfs.ext4 (e2fsprogs)");
-	if (system("command -v losetup >/dev/null"))
-		return SKIP("no losetup (util-linux)");
+	if (access("/dev/loop-control", F_OK) && system("modprobe loop 2>/dev/null"))
+		return SKIP("no loop devices in this kernel");
 	if (access("/proc/fs/ext4", F_OK) && system("modprobe ext4 2>/dev/null"))
 		return SKIP("no ext4 in this kernel");
 	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
@@ -106,26 +113,70 @@ static int ext4_prepare(struct ext4 *e, const char *mkfs_args, const char *size)
 	return TEST_PASS;
 }
 
+/*
+ * A free loop device over @file, as "losetup --find" makes it but without
+ * the tool (the QEMU guest has no util-linux); buffered, like
+ * --direct-io=off.  Another process may configure the device GET_FREE named
+ * before we do (EBUSY): then take the next one.
+ */
+static bool loop_attach(struct ext4 *e, const char *file)
+{
+	struct loop_config cfg = { 0 };
+	char dev[sizeof(e->loop)];
+	int ctl, file_fd, i, nr, err, fd = -1;
+
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0) {
+		TEST_LOG("/dev/loop-control: %s", strerror(errno));
+		return false;
+	}
+	file_fd = open(file, O_RDWR | O_CLOEXEC);
+	if (file_fd < 0) {
+		TEST_LOG("%s: %s", file, strerror(errno));
+		close(ctl);
+		return false;
+	}
+	cfg.fd = file_fd;
+	for (i = 0; i < 16 && fd < 0; i++) {
+		nr = ioctl(ctl, LOOP_CTL_GET_FREE);
+		if (nr < 0) {
+			TEST_LOG("LOOP_CTL_GET_FREE: %s", strerror(errno));
+			break;
+		}
+		snprintf(dev, sizeof(dev), "/dev/loop%d", nr);
+		fd = open(dev, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			TEST_LOG("%s: %s", dev, strerror(errno));
+			break;
+		}
+		if (!ioctl(fd, LOOP_CONFIGURE, &cfg))
+			break;
+		err = errno;
+		close(fd);
+		fd = -1;
+		if (err != EBUSY) {
+			TEST_LOG("LOOP_CONFIGURE %s on %s: %s", file, dev, strerror(err));
+			break;
+		}
+	}
+	/* The device holds its own reference to the file. */
+	close(file_fd);
+	close(ctl);
+	if (fd < 0)
+		return false;
+	memcpy(e->loop, dev, sizeof(dev));
+	e->loop_fd = fd;
+	return true;
+}
+
 /* A loop device over @file, ext4 from it mounted with @opts, a daemon
  * with the sb source, a queue watching the superblock with id @wid. */
 static int ext4_mount(struct ext4 *e, const char *file, const char *opts, int wid)
 {
-	char cmd[256];
 	struct stat st;
-	FILE *p;
 
-	snprintf(cmd, sizeof(cmd), "losetup --find --show --direct-io=off %s", file);
-	fflush(NULL);
-	p = popen(cmd, "r");
-	if (!p || !fgets(e->loop, sizeof(e->loop), p)) {
-		if (p)
-			pclose(p);
-		e->loop[0] = 0;
-		TEST_LOG("%s failed", cmd);
+	if (!loop_attach(e, file))
 		return TEST_FAIL;
-	}
-	pclose(p);
-	e->loop[strcspn(e->loop, "\n")] = 0;
 	if (mount(e->loop, e->mnt, "ext4", 0, opts)) {
 		TEST_LOG("mount %s on %s (%s): %s", e->loop, e->mnt, opts, strerror(errno));
 		return TEST_FAIL;
