@@ -102,6 +102,9 @@ static int ext4_prepare(struct ext4 *e, const char *mkfs_args, const char *size)
 		e->dir[0] = 0;
 		return TEST_FAIL;
 	}
+	/* mkdtemp's 0700 would keep the EDQUOT test's user out of the mount. */
+	if (chmod(e->dir, 0755))
+		return TEST_FAIL;
 	snprintf(e->img, sizeof(e->img), "%s/img", e->dir);
 	snprintf(e->mnt, sizeof(e->mnt), "%s/mnt", e->dir);
 	snprintf(e->ff, sizeof(e->ff), "%s/ff", e->dir);
