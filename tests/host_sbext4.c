@@ -85,11 +85,24 @@ static bool ext4_teardown(struct ext4 *e, bool ok)
 	return ok;
 }
 
-/* Tools, a private namespace, a directory; an image made by @mkfs_args. */
-static int ext4_prepare(struct ext4 *e, const char *mkfs_args, const char *size)
+/*
+ * Tools, a private namespace, a directory, and in it an ext4 image: a copy
+ * of $WATCHQ_BUILD/@image where that exists, else one of @size made by
+ * mkfs.ext4 @mkfs_args.  The QEMU guest has no e2fsprogs: tests/qemu/qemu.mk
+ * makes its images on the host, with the same arguments.
+ */
+static int ext4_prepare(struct ext4 *e, const char *image, const char *mkfs_args,
+			const char *size)
 {
+	char prebuilt[256] = "";
+
 	memset(e, 0, sizeof(*e));
-	if (system("command -v mkfs.ext4 >/dev/null"))
+	if (image) {
+		snprintf(prebuilt, sizeof(prebuilt), "%s/%s", host_build_dir(), image);
+		if (access(prebuilt, R_OK))
+			prebuilt[0] = 0;
+	}
+	if (!prebuilt[0] && system("command -v mkfs.ext4 >/dev/null"))
 		return SKIP("no mkfs.ext4 (e2fsprogs)");
 	if (access("/dev/loop-control", F_OK) && system("modprobe loop 2>/dev/null"))
 		return SKIP("no loop devices in this kernel");
@@ -109,9 +122,12 @@ static int ext4_prepare(struct ext4 *e, const char *mkfs_args, const char *size)
 	snprintf(e->mnt, sizeof(e->mnt), "%s/mnt", e->dir);
 	snprintf(e->ff, sizeof(e->ff), "%s/ff", e->dir);
 	snprintf(e->disk, sizeof(e->disk), "%s/disk", e->ff);
-	if (mkdir(e->mnt, 0755) ||
-	    sh("truncate -s %s %s && mkfs.ext4 -q -F -b %d %s %s", size, e->img, BLK,
-	       mkfs_args, e->img))
+	if (mkdir(e->mnt, 0755))
+		return TEST_FAIL;
+	/* A copy: the test writes to it, and the guest runs it twice. */
+	if (prebuilt[0] ? sh("cp %s %s", prebuilt, e->img) :
+			  sh("truncate -s %s %s && mkfs.ext4 -q -F -b %d %s %s", size, e->img,
+			     BLK, mkfs_args, e->img))
 		return TEST_FAIL;
 	return TEST_PASS;
 }
@@ -241,7 +257,7 @@ WATCHQ_TEST(sb_ext4_enospc)
 	bool ok;
 	int n = -1;
 
-	SETUP(&e, ext4_prepare(&e, "-m 0 -O ^has_journal", "4M"),
+	SETUP(&e, ext4_prepare(&e, NULL, "-m 0 -O ^has_journal", "4M"),
 	      ext4_mount(&e, e.img, "", 6));
 	snprintf(file, sizeof(file), "%s/f", e.mnt);
 	ok = ASSERT_EQ(fill(file), ENOSPC, "write until ENOSPC") &&
@@ -269,7 +285,8 @@ WATCHQ_TEST(sb_ext4_edquot)
 	HOST_REQUIRE();
 	if (system("grep -qw dquot_initialize /proc/kallsyms && grep -qw v2_check_quota_file /proc/kallsyms"))
 		return SKIP("kernel without CONFIG_QUOTA and CONFIG_QFMT_V2 (ext4 refuses usrquota): no EDQUOT to see");
-	SETUP(&e, ext4_prepare(&e, "-m 0 -O quota,^has_journal", "8M"),
+	/* tests/qemu/qemu.mk makes the guest's image with these arguments. */
+	SETUP(&e, ext4_prepare(&e, "ext4-quota.img", "-m 0 -O quota,^has_journal", "8M"),
 	      ext4_mount(&e, e.img, "usrquota", 7));
 	snprintf(dir, sizeof(dir), "%s/u", e.mnt);
 	snprintf(file, sizeof(file), "%s/f", dir);
@@ -338,7 +355,7 @@ static int failing_journal(struct ext4 *e)
 		return SKIP("no /dev/fuse");
 	if (system("command -v debugfs >/dev/null"))
 		return SKIP("no debugfs (e2fsprogs)");
-	r = ext4_prepare(e, "-J size=4,location=4M -O ^resize_inode", "32M");
+	r = ext4_prepare(e, NULL, "-J size=4,location=4M -O ^resize_inode", "32M");
 	if (r != TEST_PASS)
 		return r;
 	/* where the journal is, and that it is one extent */

@@ -11,8 +11,9 @@ QEMU_LDLIBS := -static -lbpf -lelf -lz -lzstd
 # test, then the host suite on each rung (tests/qemu/rungs.sh).
 QEMU_TESTS ?= $(QEMU_OUT)/smoke tests/qemu/rungs.sh
 # Files the guest needs in /tests but does not run: the same daemon and
-# suite as the host's, linked statically (the guest has no libc).
-QEMU_FILES ?= $(QEMU_OUT)/watchqd $(QEMU_OUT)/test-host
+# suite as the host's, linked statically (the guest has no libc), and the
+# ext4 image the EDQUOT test would make with e2fsprogs, which it lacks.
+QEMU_FILES ?= $(QEMU_OUT)/watchqd $(QEMU_OUT)/test-host $(QEMU_OUT)/ext4-quota.img
 # More run.sh options, e.g. QEMU_FLAGS='--smp 2 --keep'.
 QEMU_FLAGS ?=
 ifeq ($(V),1)
@@ -51,6 +52,13 @@ $(QEMU_OUT)/test-host: $(patsubst tests/%.c,$(OUT)/tests/%.o,$(HOST_SRCS)) \
 		       $(OUT)/names.o $(OUT)/libwatchq.a | $(QEMU_OUT)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ -static -lpthread
+
+# sb_ext4_edquot's image (tests/host_sbext4.c), with its mkfs.ext4
+# arguments and size: the test copies it instead of running mkfs.
+$(QEMU_OUT)/ext4-quota.img: tests/host_sbext4.c | $(QEMU_OUT)
+	$(call msg,MKFS,$@)
+	$(Q)rm -f $@.tmp && truncate -s 8M $@.tmp && \
+		mkfs.ext4 -q -F -b 4096 -m 0 -O quota,^has_journal $@.tmp && mv $@.tmp $@
 
 test-qemu: $(QEMU_TESTS) $(QEMU_FILES)
 	$(Q)tests/qemu/run.sh $(QEMU_FLAGS) $(foreach f,$(QEMU_FILES),--add $(f)) \

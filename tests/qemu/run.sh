@@ -35,11 +35,14 @@ say() { if [ "$verbose" = 1 ]; then echo "qemu: $*" >&2; fi; }
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${WATCHQ_QEMU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/watchq-qemu}
 # qemu.md's list: block error injection (null_blk, scsi_debug, dm; dm-zero
-# for tests/host_guestblock.c's good I/O around the dm error target) and 9p.
+# for tests/host_guestblock.c's good I/O around the dm error target) and 9p;
+# then loop, ext4 and quota_v2 for tests/host_sbext4.c's EDQUOT test (the
+# kernel's own module requests would need a /sbin/modprobe, which the guest
+# lacks).
 modules=${WATCHQ_QEMU_MODULES:-configfs null_blk dm-mod dm-flakey dm-zero crc64 \
 crc64-rocksoft crct10dif_common crc-t10dif t10-pi scsi_common scsi_mod sd_mod \
 scsi_debug virtio_pci_legacy_dev virtio_pci_modern_dev virtio_ring virtio \
-virtio_pci 9pnet 9pnet_virtio netfs fscache 9p}
+virtio_pci 9pnet 9pnet_virtio netfs fscache 9p loop ext4 quota_v2}
 smp=${WATCHQ_QEMU_SMP:-1}
 timeout_s=${WATCHQ_QEMU_TIMEOUT:-300}
 accel=${WATCHQ_QEMU_ACCEL:-}
