@@ -202,11 +202,12 @@ check: deps
 		$(QEMU_TESTS) $(QEMU_FILES)
 	$(Q)tests/suites.sh $(foreach s,$(CHECK_SUITES),"$(MAKE) --no-print-directory $(s)")
 
-# Issue #3's benchmark (root): timing only, never pass/fail; see BENCHMARKS.md.
+# The benchmarks (root): timing only, never pass/fail; see BENCHMARKS.md.
+# BENCH="keys" (or another part's name) runs only those parts.
 bench: $(OUT)/watchqd $(OUT)/tests/bench.o $(OUT)/keys.o $(OUT)/bpfsrc.o $(OUT)/libwatchq.a
 	$(call msg,LINK,$(OUT)/bench)
 	$(Q)$(CC) $(ALL_CFLAGS) $(filter %.o %.a,$^) -o $(OUT)/bench $(BPF_LIBS) -lpthread
-	$(Q)WATCHQ_BUILD=$(OUT) $(OUT)/bench
+	$(Q)WATCHQ_BUILD=$(OUT) $(OUT)/bench $(BENCH)
 
 # The loader, and a consumer of the invoking user's key events.
 run: deps
