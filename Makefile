@@ -203,10 +203,10 @@ check: deps
 	$(Q)tests/suites.sh $(foreach s,$(CHECK_SUITES),"$(MAKE) --no-print-directory $(s)")
 
 # The benchmarks (root): timing only, never pass/fail; see BENCHMARKS.md.
-# BENCH="keys" (or another part's name) runs only those parts.
+# BENCH=keys or BENCH=mount runs only that part (both without).
 bench: $(OUT)/watchqd $(OUT)/tests/bench.o $(OUT)/keys.o $(OUT)/bpfsrc.o $(OUT)/libwatchq.a
 	$(call msg,LINK,$(OUT)/bench)
-	$(Q)$(CC) $(ALL_CFLAGS) $(filter %.o %.a,$^) -o $(OUT)/bench $(BPF_LIBS) -lpthread
+	$(Q)$(CC) $(ALL_CFLAGS) $(filter %.o %.a,$^) -o $(OUT)/bench $(BPF_LIBS) -lmount -lpthread
 	$(Q)WATCHQ_BUILD=$(OUT) $(OUT)/bench $(BENCH)
 
 # The loader, and a consumer of the invoking user's key events.

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * make bench (issue #3): watchqd and libwatchq against a bare BPF ring
- * buffer consumer of the same key records, side by side in one run.
+ * buffer consumer of the same key records, side by side in one run; and
+ * (issue #4) one mount change delivered by watchq against re-reading
+ * mountinfo, as systemd and libmount do.  'bench keys' or 'bench mount'
+ * runs one half (make bench BENCH=mount).
  *
  *   1. records/s: producers loop on KEYCTL_UPDATE of watched keys; the
  *      records go either through watchqd into a libwatchq ring, or straight
@@ -12,6 +15,10 @@
  *      against watchqd running with another key watched, interleaved.
  *   3. event -> consumer latency at 10,000 events/s, paced, one producer,
  *      the consumer asleep in watchq_wait() (or ring_buffer__poll()).
+ *   4. with 10,000 mounts in a private namespace, the CPU time of watchqd,
+ *      its BPF programs and a libwatchq consumer per mount change, against
+ *      one re-parse of /proc/self/mountinfo per change (libmount, and a
+ *      bare fgets parser), interleaved change by change.
  *
  * Timing only: nothing here passes or fails on a number.  Exit 1 when it
  * cannot run (not root, no daemon binary, BPF refused).
@@ -28,7 +35,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <poll.h>
+#include <dirent.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -38,6 +48,7 @@
 #include <linux/keyctl.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <libmount/libmount.h>
 
 #include "watchq.h"
 #include "keys.h"
@@ -876,7 +887,7 @@ static int bench_keys(void)
 		printf("warning: %d key-source programs of other processes are loaded "
 		       "(another watchqd?): \"nothing attached\" includes them\n", foreign);
 
-	printf("[1/3] records/s: %d rounds x %.1f s per mode, 1 and 2 producers\n",
+	printf("[1/4] records/s: %d rounds x %.1f s per mode, 1 and 2 producers\n",
 	       FLOOD_ROUNDS, FLOOD_SECS);
 	for (int p = 0; p < 2; p++)
 		for (int i = 0; i < FLOOD_ROUNDS; i++)
@@ -890,11 +901,11 @@ static int bench_keys(void)
 		for (int m = 0; m < MODES; m++)
 			summarise_flood(fr[p][m], &fm[p][m]);
 
-	printf("[2/3] unwatched keyctl: %d interleaved rounds, %d batches of %d calls per state\n",
+	printf("[2/4] unwatched keyctl: %d interleaved rounds, %d batches of %d calls per state\n",
 	       COST_ROUNDS, COST_BATCHES, COST_CALLS);
 	cost_run(unwatched, other, &cr);
 
-	printf("[3/3] latency: %d events at %d/s, one producer; then again SCHED_FIFO\n",
+	printf("[3/4] latency: %d events at %d/s, one producer; then again SCHED_FIFO\n",
 	       LAT_EVENTS, LAT_RATE);
 	lat_run(BARE, false, lkey, &lr[BARE]);
 	lat_run(WATCHQ, false, lkey, &lr[WATCHQ]);
@@ -970,11 +981,436 @@ static int bench_keys(void)
 	return 0;
 }
 
+/* ---- 4. one mount change: watchq against re-reading mountinfo (issue #4) --- */
+
+#define MNT_MOUNTS	10000		/* bind mounts added to the namespace */
+#define MNT_CHANGES	200		/* timed changes */
+#define MNT_WARMUP	6		/* untimed changes first */
+#define MNT_TIMEOUT_MS	10000		/* for one change's record */
+
+struct mnt_result {
+	int err;			/* 0, or why the part could not run */
+	int mounts;			/* entries in the namespace's mountinfo */
+	int changes;
+	unsigned long unexpected;	/* records other than the one per change */
+	bool lost, bpf_counted;
+	int bpf_progs;
+	/* CPU per change, us: mean (total / changes) and median */
+	double daemon, daemon_med, cons, cons_med, bpf, bpf_runs;
+	double libmount, libmount_med, plain, plain_med, rd, rd_med;
+	double wall;			/* seconds the timed loop took */
+};
+
+/* The daemon's BPF programs, by the fds it holds (its own, not another
+ * watchqd's); *n of them.  run_time_ns counts only while stats are on. */
+static int mnt_bpf_progs(pid_t pid, __u32 *ids, int max)
+{
+	char path[64], line[128];
+	struct dirent *de;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir)) && n < max) {
+		int fd;
+		FILE *f;
+		__u32 id;
+
+		if (de->d_name[0] == '.')
+			continue;
+		fd = openat(dirfd(dir), de->d_name, O_RDONLY | O_CLOEXEC);
+		f = fd >= 0 ? fdopen(fd, "r") : NULL;
+		if (!f) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "prog_id: %u", &id) == 1) {
+				bool dup = false;
+
+				for (int i = 0; i < n; i++)
+					dup = dup || ids[i] == id;
+				if (!dup)
+					ids[n++] = id;
+				break;
+			}
+		fclose(f);
+	}
+	closedir(dir);
+	return n;
+}
+
+/* Run time (ns) and runs summed over @ids. */
+static void mnt_bpf_time(const __u32 *ids, int n, double *ns, double *runs)
+{
+	*ns = *runs = 0;
+	for (int i = 0; i < n; i++) {
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+		int fd = bpf_prog_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			*ns += info.run_time_ns;
+			*runs += info.run_cnt;
+		}
+		close(fd);
+	}
+}
+
+/* What systemd and libmount do on each change: the whole table again. */
+static int reparse_libmount(void)
+{
+	struct libmnt_table *tb = mnt_new_table();
+	int n;
+
+	if (!tb)
+		return -ENOMEM;
+	n = mnt_table_parse_file(tb, "/proc/self/mountinfo");
+	if (!n)
+		n = mnt_table_get_nents(tb);
+	mnt_unref_table(tb);
+	return n;
+}
+
+/* The least a re-reader can do: split each line's fields, keep nothing
+ * (no unescaping, no allocation), so a floor under any real parser. */
+static int reparse_plain(void)
+{
+	char line[4096], root[1024], target[1024], opts[1024];
+	char fstype[64], source[1024], sbopts[1024];
+	unsigned int id, parent, maj, min;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int n = 0;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - ");
+
+		if (sscanf(line, "%u %u %u:%u %1023s %1023s %1023s", &id, &parent, &maj,
+			   &min, root, target, opts) != 7 || !sep ||
+		    sscanf(sep + 3, "%63s %1023s %1023s", fstype, source, sbopts) < 2) {
+			n = -EBADMSG;
+			break;
+		}
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* The kernel's part of any re-read: the text of mountinfo, no parsing. */
+static int reread_only(void)
+{
+	static char buf[1 << 16];
+	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC), n = 0;
+	ssize_t r;
+
+	if (fd < 0)
+		return -errno;
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < r; i++)
+			n += buf[i] == '\n';
+	close(fd);
+	return r < 0 ? -EIO : n;
+}
+
+/* One change's record: NEW_MOUNT or UNMOUNT right below the watched base;
+ * anything else is counted. */
+static int mnt_wait_record(struct watchq *q, unsigned int subtype, unsigned long *unexpected)
+{
+	const struct watchq_notification *n;
+	double deadline = now() + MNT_TIMEOUT_MS / 1000.0;
+
+	for (;;) {
+		int r = watchq_peek(q, &n);
+
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			bool hit = n->type == WATCHQ_TYPE_MOUNT_NOTIFY && n->subtype == subtype;
+
+			watchq_consume(q, n);
+			if (hit)
+				return 0;
+			(*unexpected)++;
+			continue;
+		}
+		if (now() > deadline)
+			return -ETIMEDOUT;
+		r = watchq_wait(q, MNT_TIMEOUT_MS);
+		if (r < 0 && r != -EINTR)
+			return r;
+	}
+}
+
+static int mnt_count_lines(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int n = 0, c;
+
+	if (!f)
+		return -errno;
+	while ((c = getc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/* The mount part's child: its own namespace (which dies with it and its
+ * daemon), @base a tmpfs holding MNT_MOUNTS bind mounts of one small tmpfs
+ * and the directory each change mounts on and unmounts. */
+static int mnt_child(const char *base, struct mnt_result *res)
+{
+	double *dcpu = NULL, *ccpu = NULL, *lcpu = NULL, *pcpu = NULL, *rcpu = NULL;
+	double d_prev = 0, bns0 = 0, bruns0 = 0, bns1, bruns1, t0 = 0;
+	char src[128], dir[128], chg[128];
+	struct daemon d = { 0 };
+	int nids, statsfd = -1, err;
+	struct watchq *q;
+	__u32 ids[64];
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		err = -errno;
+		fprintf(stderr, "bench: no private mount namespace: %s\n", strerror(-err));
+		return err;
+	}
+	snprintf(src, sizeof(src), "%s/src", base);
+	snprintf(chg, sizeof(chg), "%s/change", base);
+	if (mount("wqbench", base, "tmpfs", 0, "size=16m,nr_inodes=20000") ||
+	    mkdir(src, 0755) || mkdir(chg, 0755) ||
+	    mount("wqbench-src", src, "tmpfs", 0, "size=64k")) {
+		err = -errno;
+		fprintf(stderr, "bench: tmpfs on %s: %s\n", base, strerror(-err));
+		return err;
+	}
+	/* Binds of one tmpfs: the mount table grows, not the superblocks. */
+	for (int i = 0; i < MNT_MOUNTS; i++) {
+		snprintf(dir, sizeof(dir), "%s/%05d", base, i);
+		if (mkdir(dir, 0755) || mount(src, dir, NULL, MS_BIND, NULL)) {
+			err = -errno;
+			fprintf(stderr, "bench: bind mount %d of %d: %s\n", i + 1, MNT_MOUNTS,
+				strerror(-err));
+			return err;
+		}
+	}
+	res->mounts = mnt_count_lines();
+
+	/* The daemon after the table is built: its start-up is not a change. */
+	q = daemon_start_sources(&d, "mount");
+	err = watchq_watch_mount(q, base, 1);
+	if (err) {
+		fprintf(stderr, "bench: watch mount %s: %s\n", base, strerror(-err));
+		goto out;
+	}
+	/* BPF_ENABLE_STATS lasts as long as the fd: nothing to restore. */
+	statsfd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	nids = mnt_bpf_progs(d.pid, ids, 64);
+	res->bpf_counted = statsfd >= 0 && nids >= 0;
+	res->bpf_progs = nids > 0 ? nids : 0;
+
+	dcpu = calloc(MNT_CHANGES, sizeof(double));
+	ccpu = calloc(MNT_CHANGES, sizeof(double));
+	lcpu = calloc(MNT_CHANGES, sizeof(double));
+	pcpu = calloc(MNT_CHANGES, sizeof(double));
+	rcpu = calloc(MNT_CHANGES, sizeof(double));
+	if (!dcpu || !ccpu || !lcpu || !pcpu || !rcpu) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* Even changes mount a tmpfs on chg, odd ones unmount it: one record
+	 * each, and the table keeps its size. */
+	for (int i = -MNT_WARMUP; i < MNT_CHANGES && !err; i++) {
+		bool up = !((i + MNT_WARMUP) & 1);
+		double c0, c1, c2, c3, c4, dnow;
+		int nl, np, nr;
+
+		if (i == 0) {
+			/* the stragglers of the warm-up (a second reread) first */
+			usleep(100000);
+			mnt_bpf_time(ids, res->bpf_progs, &bns0, &bruns0);
+			t0 = now();
+		}
+		dnow = daemon_cpu(&d);
+		if (i > 0)
+			dcpu[i - 1] = dnow - d_prev;
+		d_prev = dnow;
+		if (up ? mount("wqbench-chg", chg, "tmpfs", 0, "size=64k") : umount2(chg, 0)) {
+			err = -errno;
+			fprintf(stderr, "bench: %s %s: %s\n", up ? "mount" : "umount", chg,
+				strerror(-err));
+			break;
+		}
+		/* Only what follows the syscall: the mount itself is the same
+		 * work whoever is told about it. */
+		c0 = thread_cpu();
+		err = mnt_wait_record(q, up ? WATCHQ_NOTIFY_MOUNT_NEW_MOUNT :
+					      WATCHQ_NOTIFY_MOUNT_UNMOUNT, &res->unexpected);
+		c1 = thread_cpu();
+		if (err) {
+			fprintf(stderr, "bench: change %d's record: %s\n", i, strerror(-err));
+			break;
+		}
+		/* both re-parses must see the change: the table as systemd
+		 * would read it after this mount or umount */
+		nl = reparse_libmount();
+		c2 = thread_cpu();
+		np = reparse_plain();
+		c3 = thread_cpu();
+		nr = reread_only();
+		c4 = thread_cpu();
+		if (nl != res->mounts + up || np != nl || nr != nl) {
+			fprintf(stderr, "bench: re-read: %d, %d and %d mounts, not %d\n", nl,
+				np, nr, res->mounts + up);
+			err = -EBADMSG;
+			break;
+		}
+		if (i >= 0) {
+			ccpu[i] = c1 - c0;
+			lcpu[i] = c2 - c1;
+			pcpu[i] = c3 - c2;
+			rcpu[i] = c4 - c3;
+		}
+	}
+	if (err)
+		goto out;
+	res->wall = now() - t0;
+	/* The last change's window ends when the daemon has had the same
+	 * time to finish as after the others. */
+	usleep(100000);
+	dcpu[MNT_CHANGES - 1] = daemon_cpu(&d) - d_prev;
+	mnt_bpf_time(ids, res->bpf_progs, &bns1, &bruns1);
+	res->lost = watchq_lost(q);
+	res->changes = MNT_CHANGES;
+
+	res->bpf = (bns1 - bns0) / 1e3 / MNT_CHANGES;
+	res->bpf_runs = (bruns1 - bruns0) / MNT_CHANGES;
+#define MEAN_MEDIAN(v, mean, med) do {					\
+	double s = 0;							\
+	for (int i = 0; i < MNT_CHANGES; i++)				\
+		s += (v)[i] * 1e6;					\
+	mean = s / MNT_CHANGES;						\
+	med = median(v, MNT_CHANGES) * 1e6;				\
+} while (0)
+	MEAN_MEDIAN(dcpu, res->daemon, res->daemon_med);
+	MEAN_MEDIAN(ccpu, res->cons, res->cons_med);
+	MEAN_MEDIAN(lcpu, res->libmount, res->libmount_med);
+	MEAN_MEDIAN(pcpu, res->plain, res->plain_med);
+	MEAN_MEDIAN(rcpu, res->rd, res->rd_med);
+#undef MEAN_MEDIAN
+out:
+	if (statsfd >= 0)
+		close(statsfd);
+	free(dcpu);
+	free(ccpu);
+	free(lcpu);
+	free(pcpu);
+	free(rcpu);
+	if (err)
+		daemon_log(&d);
+	watchq_close(q);
+	daemon_stop(&d);
+	return err;
+}
+
+/* The first line the daemon's --probe prints for the mount source: which
+ * rung today's daemon runs, so the numbers say what they measured. */
+static void mnt_rung(char *buf, size_t len)
+{
+	char cmd[300], line[512];
+	FILE *p;
+
+	snprintf(buf, len, "unknown");
+	snprintf(cmd, sizeof(cmd), "%s/watchqd --probe 2>&1", build_dir);
+	p = popen(cmd, "r");
+	if (!p)
+		return;
+	while (fgets(line, sizeof(line), p))
+		if (!strncmp(line, "mount:", 6)) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(buf, len, "%s", line);
+		}
+	pclose(p);
+}
+
+static int bench_mount(void)
+{
+	struct mnt_result *r;
+	char base[64] = "/tmp/watchq-mntbench.XXXXXX", rung[512];
+	double watchq, ratio;
+	int status;
+	pid_t pid;
+
+	mnt_rung(rung, sizeof(rung));
+	printf("[4/4] one mount change with %d more mounts in a namespace: watchqd + "
+	       "libwatchq against re-parsing /proc/self/mountinfo, %d changes, interleaved\n",
+	       MNT_MOUNTS, MNT_CHANGES);
+	/* the child's numbers come back through shared memory */
+	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (r == MAP_FAILED || !mkdtemp(base)) {
+		perror("bench: mount part");
+		return 1;
+	}
+	memset(r, 0, sizeof(*r));
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0)
+		_exit(mnt_child(base, r) ? 1 : 0);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status)) {
+		fprintf(stderr, "bench: the mount part failed\n");
+		rmdir(base);
+		return 1;
+	}
+	/* The mounts went with the namespace; the directory is ours. */
+	rmdir(base);
+
+	watchq = r->daemon + r->cons + r->bpf;
+	ratio = watchq / r->libmount;
+	printf("\n%s\n%d mounts in the namespace (%d bind mounts added); a change is one "
+	       "mount(2) of a tmpfs or its umount(2), alternating, each 1 record;\n"
+	       "CPU per change in us (mean = total / %d; median of per-change values); "
+	       "the mount syscall itself is not counted on either side\n",
+	       rung, r->mounts, MNT_MOUNTS, r->changes);
+	printf("| party | mean | median |\n|---|---:|---:|\n");
+	printf("| watchqd (process CPU clock, all threads) | %.1f | %.1f |\n",
+	       r->daemon, r->daemon_med);
+	printf("| consumer thread (watchq_wait + peek/consume) | %.1f | %.1f |\n",
+	       r->cons, r->cons_med);
+	if (r->bpf_counted)
+		printf("| the daemon's BPF programs (%d; %.2f runs/change) | %.2f | - |\n",
+		       r->bpf_progs, r->bpf_runs, r->bpf);
+	else
+		printf("| the daemon's BPF programs | not counted (no BPF_ENABLE_STATS) | |\n");
+	printf("| **watchq total** | **%.1f** | |\n", watchq);
+	printf("| re-parse with libmount (mnt_table_parse_file) | %.1f | %.1f |\n",
+	       r->libmount, r->libmount_med);
+	printf("| re-parse, plain fgets + sscanf (a floor) | %.1f | %.1f |\n",
+	       r->plain, r->plain_med);
+	printf("| read(2) of mountinfo only, no parse (the kernel's part) | %.1f | %.1f |\n",
+	       r->rd, r->rd_med);
+	printf("| **ratio watchq / libmount re-parse** | **%.3f (1/%.1f)** | target <= 0.020 "
+	       "(1/50): %s |\n", ratio, 1 / ratio, verdict(ratio <= 1.0 / 50));
+	printf("| ratio watchq / plain re-parse | %.3f (1/%.1f) | |\n",
+	       watchq / r->plain, r->plain / watchq);
+	printf("\nTimed loop %.1f s; %lu unexpected records%s\n", r->wall, r->unexpected,
+	       r->lost ? "; RECORDS LOST" : "");
+	munmap(r, sizeof(*r));
+	return 0;
+}
+
 static const struct part {
 	const char *name;
 	int (*run)(void);
 } parts[] = {
 	{ "keys", bench_keys },
+	{ "mount", bench_mount },
 };
 
 int main(int argc, char **argv)

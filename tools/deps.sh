@@ -5,7 +5,8 @@ set -eu
 
 PKGS="make gcc clang llvm libclang-rt-14-dev libc6-dev pkg-config
 bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev keyutils
-qemu-system-x86 busybox-static kmod xz-utils libfuse3-dev fuse3 e2fsprogs"
+qemu-system-x86 busybox-static kmod xz-utils libfuse3-dev fuse3 e2fsprogs
+libmount-dev"
 
 missing=
 for p in $PKGS; do
