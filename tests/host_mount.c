@@ -170,10 +170,24 @@ WATCHQ_TEST(mount_readonly_setattr_move)
 	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
 }
 
+/* Three tmpfs mounts, each on the one before: @t on @dir, then t/x, t/x/y. */
+static bool mount_tree(const char *dir, __u64 *t, __u64 *tx, __u64 *ty)
+{
+	char x[160], y[160];
+
+	snprintf(x, sizeof(x), "%s/x", dir);
+	snprintf(y, sizeof(y), "%s/x/y", dir);
+	return ASSERT_OK(mount("wqt", dir, "tmpfs", 0, NULL), "mount t") &&
+	       ASSERT_OK(mkdir(x, 0755), "mkdir x") &&
+	       ASSERT_OK(mount("wqx", x, "tmpfs", 0, NULL), "mount x") &&
+	       ASSERT_OK(mkdir(y, 0755), "mkdir y") &&
+	       ASSERT_OK(mount("wqy", y, "tmpfs", 0, NULL), "mount y") &&
+	       ASSERT_TRUE((*t = mnt_id(dir)) && (*tx = mnt_id(x)) && (*ty = mnt_id(y)), "ids");
+}
+
 WATCHQ_TEST(mount_lazy_umount_tree)
 {
 	struct host_rec got[16];
-	char x[160], y[160];
 	struct mfix f;
 	__u64 base, t = 0, tx = 0, ty = 0;
 	bool ok;
@@ -182,14 +196,7 @@ WATCHQ_TEST(mount_lazy_umount_tree)
 	HOST_REQUIRE();
 	SETUP(&f, "t");
 	base = mnt_id(f.base);
-	snprintf(x, sizeof(x), "%s/x", f.path[0]);
-	snprintf(y, sizeof(y), "%s/x/y", f.path[0]);
-	ok = ASSERT_OK(mount("wqt", f.path[0], "tmpfs", 0, NULL), "mount t") &&
-	     ASSERT_OK(mkdir(x, 0755), "mkdir x") &&
-	     ASSERT_OK(mount("wqx", x, "tmpfs", 0, NULL), "mount x") &&
-	     ASSERT_OK(mkdir(y, 0755), "mkdir y") &&
-	     ASSERT_OK(mount("wqy", y, "tmpfs", 0, NULL), "mount y") &&
-	     ASSERT_TRUE((t = mnt_id(f.path[0])) && (tx = mnt_id(x)) && (ty = mnt_id(y)), "ids") &&
+	ok = mount_tree(f.path[0], &t, &tx, &ty) &&
 	     ASSERT_OK(watchq_watch_mount(f.q, f.base, 1), "watch the tmpfs") &&
 	     ASSERT_OK(watchq_watch_mount(f.q, f.path[0], 4), "watch t") &&
 	     ASSERT_OK(umount2(f.path[0], MNT_DETACH), "lazy umount of t") &&
@@ -461,7 +468,6 @@ WATCHQ_TEST(mount_setattr_recursive_exited_caller)
 	struct setattr_call abs_ro = { AT_FDCWD, NULL, { .attr_set = WQ_MOUNT_ATTR_RDONLY } };
 	struct setattr_call rel_rw = { AT_FDCWD, "t", { .attr_clr = WQ_MOUNT_ATTR_RDONLY } };
 	struct host_rec got[16];
-	char x[160], y[160];
 	struct mfix f;
 	__u64 t = 0, tx = 0, ty = 0;
 	bool ok;
@@ -470,14 +476,7 @@ WATCHQ_TEST(mount_setattr_recursive_exited_caller)
 	HOST_REQUIRE();
 	SETUP(&f, "t");
 	abs_ro.path = f.path[0];
-	snprintf(x, sizeof(x), "%s/x", f.path[0]);
-	snprintf(y, sizeof(y), "%s/x/y", f.path[0]);
-	ok = ASSERT_OK(mount("wqt", f.path[0], "tmpfs", 0, NULL), "mount t") &&
-	     ASSERT_OK(mkdir(x, 0755), "mkdir x") &&
-	     ASSERT_OK(mount("wqx", x, "tmpfs", 0, NULL), "mount x") &&
-	     ASSERT_OK(mkdir(y, 0755), "mkdir y") &&
-	     ASSERT_OK(mount("wqy", y, "tmpfs", 0, NULL), "mount y") &&
-	     ASSERT_TRUE((t = mnt_id(f.path[0])) && (tx = mnt_id(x)) && (ty = mnt_id(y)), "ids") &&
+	ok = mount_tree(f.path[0], &t, &tx, &ty) &&
 	     ASSERT_OK(watchq_watch_mount(f.q, f.path[0], 4), "watch t") &&
 	     STEP(host_run_as((uid_t)-1, 0, setattr_and_exit, &abs_ro),
 		  "recursive ro by an absolute path, caller exits") &&
