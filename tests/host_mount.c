@@ -359,23 +359,30 @@ WATCHQ_TEST(mount_new_api_open_tree_fsmount)
 	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
 }
 
+/* A tmpfs on the fixture's first directory, watched with id 2, and the
+ * fixture's tmpfs it is on (@base) with id 1. */
+static bool mount_watched(struct mfix *f, __u64 *base, __u64 *id)
+{
+	*base = mnt_id(f->base);
+	return ASSERT_OK(mount("wqm", f->path[0], "tmpfs", 0, NULL), "mount it") &&
+	       ASSERT_TRUE((*id = mnt_id(f->path[0])) != *base, "its id") &&
+	       ASSERT_OK(watchq_watch_mount(f->q, f->base, 1), "watch the tmpfs") &&
+	       ASSERT_OK(watchq_watch_mount(f->q, f->path[0], 2), "watch it");
+}
+
 /* fspick + fsconfig(FSCONFIG_CMD_RECONFIGURE) ro and back: the superblock
  * goes read-only, so its mount is read-only: READONLY. */
 WATCHQ_TEST(mount_fsconfig_reconfigure_ro)
 {
 	struct host_rec got[8];
 	struct mfix f;
-	__u64 base, a = 0;
+	__u64 base = 0, a = 0;
 	int n = 0, fd = -1;
 	bool ok;
 
 	HOST_REQUIRE();
 	SETUP(&f, "a");
-	base = mnt_id(f.base);
-	ok = ASSERT_OK(mount("wqa", f.path[0], "tmpfs", 0, NULL), "mount a") &&
-	     ASSERT_TRUE((a = mnt_id(f.path[0])) != base, "a's id") &&
-	     ASSERT_OK(watchq_watch_mount(f.q, f.base, 1), "watch the tmpfs") &&
-	     ASSERT_OK(watchq_watch_mount(f.q, f.path[0], 2), "watch a") &&
+	ok = mount_watched(&f, &base, &a) &&
 	     ASSERT_TRUE((fd = (int)syscall(WQ_SYS_fspick, AT_FDCWD, f.path[0], 1)) >= 0,
 			 "fspick") &&
 	     ASSERT_OK(syscall(WQ_SYS_fsconfig, fd, WQ_FSCONFIG_SET_FLAG, "ro", NULL, 0),
@@ -568,17 +575,13 @@ WATCHQ_TEST(mount_expire)
 {
 	struct host_rec got[8];
 	struct mfix f;
-	__u64 base, t = 0;
+	__u64 base = 0, t = 0;
 	bool ok;
 	int n = 0;
 
 	HOST_REQUIRE();
 	SETUP(&f, "t");
-	base = mnt_id(f.base);
-	ok = ASSERT_OK(mount("wqt", f.path[0], "tmpfs", 0, NULL), "mount t") &&
-	     ASSERT_TRUE((t = mnt_id(f.path[0])) != base, "t's id") &&
-	     ASSERT_OK(watchq_watch_mount(f.q, f.base, 1), "watch the tmpfs") &&
-	     ASSERT_OK(watchq_watch_mount(f.q, f.path[0], 2), "watch t") &&
+	ok = mount_watched(&f, &base, &t) &&
 	     ASSERT_EQ(umount2(f.path[0], MNT_EXPIRE) < 0 ? errno : 0, EAGAIN,
 			 "the first MNT_EXPIRE marks it") &&
 	     STEP(umount2(f.path[0], MNT_EXPIRE), "the second expires it") &&
