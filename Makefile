@@ -190,7 +190,7 @@ test-host: $(PROGS) $(LIBS) $(OUT)/test-host $(OUT)/failfs $(OUT)/compat-pipe
 # The mount tests again against a daemon on the mount source's lower rung
 # (listmount rescans, what kernels before 6.15 get): the same records.
 test-host-rescan: $(PROGS) $(LIBS) $(OUT)/test-host
-	$(Q)WATCHQ_BUILD=$(OUT) WATCHQ_TEST_DAEMON_ARGS=--force-tracepoint $(OUT)/test-host mount_
+	$(Q)WATCHQ_BUILD=$(OUT) WATCHQ_TEST_DAEMON_ARGS=--force-tracepoint $(OUT)/test-host '^mount_'
 
 # The BPF selftests in a Debian 6.1 guest (fentry/LSM rungs, CO-RE).
 include tests/qemu/qemu.mk

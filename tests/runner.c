@@ -42,6 +42,8 @@ void test_dump_diff(const char *file, int line, const char *what,
 	}
 }
 
+/* Each argument selects the tests whose names hold it; "^x" those whose
+ * names start with x ("^mount_" is not "sb_remount_ro"). */
 static bool selected(const char *name, int argc, char **argv)
 {
 	int i;
@@ -49,7 +51,8 @@ static bool selected(const char *name, int argc, char **argv)
 	if (argc < 2)
 		return true;
 	for (i = 1; i < argc; i++)
-		if (strstr(name, argv[i]))
+		if (argv[i][0] == '^' ? !strncmp(name, argv[i] + 1, strlen(argv[i] + 1))
+				      : !!strstr(name, argv[i]))
 			return true;
 	return false;
 }
