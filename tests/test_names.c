@@ -440,11 +440,11 @@ WATCHQ_TEST(names_format_records)
 	((struct watchq_mount_notification *)n)->auxiliary_mount = 45;
 	ok &= line_is(n, 3,
 		"mount 23 new_mount aux=45 flags=in_subtree,now_ro,submount,flag7 id=2",
-		"{\"type\":\"mount\",\"subtype\":\"new_mount\",\"watch_id\":2,\"triggered_on\":23,\"auxiliary_mount\":45,\"flags\":[\"in_subtree\",\"now_ro\",\"submount\",\"flag7\"]}");
+		"{\"type\":\"mount\",\"subtype\":\"new_mount\",\"watch_id\":2,\"triggered_on\":23,\"auxiliary_mount\":45,\"mount_ids\":\"mountinfo\",\"flags\":[\"in_subtree\",\"now_ro\",\"submount\",\"flag7\"]}");
 	n = mk(b, 4, WATCHQ_NOTIFY_MOUNT_EXPIRY, 3, 0, 0);
-	((struct watchq_mount_notification *)n)->triggered_on = 99;
-	ok &= line_is(n, 3, "mount 99 expiry aux=0 id=0",
-		"{\"type\":\"mount\",\"subtype\":\"expiry\",\"watch_id\":0,\"triggered_on\":99,\"auxiliary_mount\":0,\"flags\":[]}");
+	((struct watchq_mount_notification *)n)->triggered_on = 2147492321ULL;
+	ok &= line_is(n, 3, "mount 2147492321 expiry aux=0 id=0",
+		"{\"type\":\"mount\",\"subtype\":\"expiry\",\"watch_id\":0,\"triggered_on\":2147492321,\"auxiliary_mount\":0,\"mount_ids\":\"unique\",\"flags\":[]}");
 
 	n = mk(b, 5, WATCHQ_NOTIFY_SUPERBLOCK_READONLY, 2, 0,
 	       WATCHQ_NOTIFY_SUPERBLOCK_IS_NOW_RO);

@@ -613,10 +613,13 @@ int watchq_format_record(char *buf, size_t size,
 
 		if (bytes < sizeof(*m))
 			goto raw;
+		/* Which ids: the kernel starts its 64-bit unique ones at 2^31
+		 * so that they never collide with mountinfo's 32-bit ones. */
 		if (json)
-			put(&o, ",\"triggered_on\":%llu,\"auxiliary_mount\":%llu",
+			put(&o, ",\"triggered_on\":%llu,\"auxiliary_mount\":%llu,\"mount_ids\":\"%s\"",
 			    (unsigned long long)m->triggered_on,
-			    (unsigned long long)m->auxiliary_mount);
+			    (unsigned long long)m->auxiliary_mount,
+			    m->triggered_on >= 1ULL << 31 ? "unique" : "mountinfo");
 		else
 			put(&o, "mount %llu %s aux=%llu",
 			    (unsigned long long)m->triggered_on, sn,
