@@ -2,11 +2,13 @@
 /*
  * Mount notifications end to end, each test in a private mount namespace
  * of its own (the runner forks every test) over a fresh tmpfs: the exact
- * records, flags and 64-bit unique ids (as statx(STATX_MNT_ID_UNIQUE)
- * gives them) that watches on a mount and on its ancestors get.
+ * records, flags and ids (as statx() gives them: the 64-bit unique ones
+ * where the daemon uses those) that watches on a mount and on its
+ * ancestors get.
  */
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -32,12 +34,35 @@ struct mfix {
 	char path[8][128];
 };
 
+/*
+ * The ids the daemon uses: the 64-bit unique ones where listmount() takes
+ * another namespace by id (6.11+), else mountinfo's (its mountinfo rung).
+ */
+static bool unique_ids(void)
+{
+	struct { __u32 size, fd; __u64 mnt_id, param, ns_id; } req = {
+		.size = 32, .mnt_id = ~0ULL,		/* LSMT_ROOT */
+	};
+	static int known = -1;
+	__u64 id;
+	int fd;
+
+	if (known >= 0)
+		return known;
+	fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	known = fd >= 0 && !ioctl(fd, _IOR(0xb7, 0x5, __u64) /* NS_GET_MNTNS_ID */, &req.ns_id) &&
+		syscall(458 /* listmount */, &req, &id, 1, 0) >= 0;
+	if (fd >= 0)
+		close(fd);
+	return known;
+}
+
 static __u64 mnt_id(const char *path)
 {
+	unsigned int want = unique_ids() ? 0x4000 /* MNT_ID_UNIQUE */ : 0x1000 /* MNT_ID */;
 	struct statx stx;
 
-	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, 0x4000 /* MNT_ID_UNIQUE */, &stx) ||
-	    !(stx.stx_mask & 0x4000))
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, want, &stx) || !(stx.stx_mask & want))
 		return 0;
 	return stx.stx_mnt_id;
 }

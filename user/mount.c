@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The mount source's user half: a view of each watched namespace's tree
- * (listmount/statmount, kept by id), and two rungs to keep it current.
+ * (listmount/statmount, kept by id), and three rungs to keep it current.
  *
  * fanotify (Linux 6.15+): FAN_MNT_ATTACH/DETACH name each mount attached,
  * detached or moved, so each costs one statmount() of that mount.  No
@@ -9,9 +9,13 @@
  * with the syscall's own arguments, and only the mount (subtree,
  * superblock) they name is read again.
  *
- * rescan (6.8+): a hint or a poll() of the namespace's mountinfo only
+ * rescan (6.11+): a hint or a poll() of the namespace's mountinfo only
  * says that something changed; every watched tree is read again and
- * compared with the view.  See mount.h.
+ * compared with the view.
+ *
+ * mountinfo (before 6.11, where listmount/statmount cannot take another
+ * namespace): the rescan rung, reading the tree from the namespace's
+ * mountinfo, with its 32-bit ids.  See mount.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +46,7 @@
 #define __NR_statmount		457
 #define __NR_listmount		458
 #endif
+#define WQ_STATX_MNT_ID		0x1000U
 #define WQ_STATX_MNT_ID_UNIQUE	0x4000U
 #define WQ_NS_GET_MNTNS_ID	_IOR(0xb7, 0x5, __u64)
 #define WQ_LSMT_ROOT		0xffffffffffffffffULL
@@ -53,6 +58,11 @@
 #define WQ_MOUNT_ATTR_RDONLY	0x1ULL
 #define WQ_SB_RDONLY		0x1U
 #define MNT_EXPIRE		0x4	/* umount2() */
+/* statmount's mnt_propagation: mount(2)'s flags */
+#define WQ_MS_UNBINDABLE	(1U << 17)
+#define WQ_MS_PRIVATE		(1U << 18)
+#define WQ_MS_SLAVE		(1U << 19)
+#define WQ_MS_SHARED		(1U << 20)
 
 struct wq_mnt_id_req {
 	__u32 size;
@@ -132,7 +142,8 @@ struct mwatch {
 struct watchq_mount {
 	struct mount_bpf *skel;
 	struct watchq_mount_opts o;
-	bool fanotify;			/* the rung: per-change, or rescans */
+	enum { RUNG_FANOTIFY, RUNG_STATMOUNT, RUNG_MOUNTINFO } rung;
+	bool fanotify;			/* rung == RUNG_FANOTIFY: per-change */
 	int epfd;
 	struct view *views;
 	struct mwatch *watches;
@@ -191,19 +202,32 @@ int watchq_mount_sb_info(__u64 mnt_id, __u64 ns_id, __u32 *sb_flags,
 	return 0;
 }
 
-static int ns_id_of_pid(pid_t pid, __u64 *ns_id)
+/*
+ * @pid's mount namespace: its 64-bit id (6.11+: what listmount/statmount
+ * take), or, with @by_inode, the inode of its nsfs file (what tells
+ * namespaces apart before that).
+ */
+static int ns_of_pid(pid_t pid, bool by_inode, __u64 *ns_id)
 {
 	char path[64];
+	struct stat st;
 	int fd, err = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (ioctl(fd, WQ_NS_GET_MNTNS_ID, ns_id))
+	if (by_inode ? fstat(fd, &st) : ioctl(fd, WQ_NS_GET_MNTNS_ID, ns_id))
 		err = -errno;
+	else if (by_inode)
+		*ns_id = st.st_ino;
 	close(fd);
 	return err;
+}
+
+static int ns_id_of_pid(pid_t pid, __u64 *ns_id)
+{
+	return ns_of_pid(pid, false, ns_id);
 }
 
 /* ---- the tree of a namespace, by id ---------------------------------- */
@@ -313,14 +337,139 @@ static int stat_ent(struct watchq_mount *m, __u64 ns_id, __u64 id, struct ent *x
 	return 0;
 }
 
-/* The namespace's whole tree now: listmount, then statmount each. */
-static int read_tree(struct watchq_mount *m, __u64 ns_id, struct tab *out)
+/* mountinfo's escapes (\ooo for space, tab, newline, backslash), in place */
+static void unescape(char *s)
 {
+	char *d = s;
+
+	for (; *s; s++, d++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*d = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*d = *s;
+		}
+	}
+	*d = 0;
+}
+
+/* Whether the comma-separated @list holds @opt. */
+static bool has_opt(const char *list, const char *opt)
+{
+	size_t n = strlen(opt);
+
+	for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, opt, n) && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
+/*
+ * One line of mountinfo (proc(5)) as statmount would have said it: the
+ * per-mount options as MOUNT_ATTR_* bits, the optional fields as the
+ * propagation type and groups, the superblock's ro as SB_RDONLY.  Only
+ * comparisons between two reads on this rung use them.
+ */
+static int parse_mountinfo(char *line, struct ent *x)
+{
+	static const struct { const char *opt; __u64 attr; } attrs[] = {
+		{ "ro", WQ_MOUNT_ATTR_RDONLY }, { "nosuid", 0x2 }, { "nodev", 0x4 },
+		{ "noexec", 0x8 }, { "noatime", 0x10 }, { "strictatime", 0x20 },
+		{ "nodiratime", 0x80 }, { "idmapped", 0x100000 }, { "nosymfollow", 0x200000 },
+	};
+	char *save = NULL, *f[6], *tok, *super = NULL;
+	unsigned long long id, parent;
+	unsigned int maj, min;
+	int i;
+
+	for (i = 0; i < 6; i++)
+		if (!(f[i] = strtok_r(i ? NULL : line, " \n", &save)))
+			return -EINVAL;
+	if (sscanf(f[0], "%llu", &id) != 1 || sscanf(f[1], "%llu", &parent) != 1 ||
+	    sscanf(f[2], "%u:%u", &maj, &min) != 2)
+		return -EINVAL;
+	memset(x, 0, sizeof(*x));
+	x->id = id;
+	x->parent = parent;
+	x->dev_major = maj;
+	x->dev_minor = min;
+	for (size_t k = 0; k < sizeof(attrs) / sizeof(attrs[0]); k++)
+		if (has_opt(f[5], attrs[k].opt))
+			x->attr |= attrs[k].attr;
+	x->prop = WQ_MS_PRIVATE;
+	while ((tok = strtok_r(NULL, " \n", &save)) && strcmp(tok, "-")) {
+		if (!strncmp(tok, "shared:", 7)) {
+			x->prop = (x->prop & ~WQ_MS_PRIVATE) | WQ_MS_SHARED;
+			x->peer = strtoull(tok + 7, NULL, 10);
+		} else if (!strncmp(tok, "master:", 7)) {
+			x->prop = (x->prop & ~WQ_MS_PRIVATE) | WQ_MS_SLAVE;
+			x->master = strtoull(tok + 7, NULL, 10);
+		} else if (!strcmp(tok, "unbindable")) {
+			x->prop = (x->prop & ~WQ_MS_PRIVATE) | WQ_MS_UNBINDABLE;
+		}
+	}
+	/* then filesystem type, source, superblock options */
+	if (tok && strtok_r(NULL, " \n", &save) && strtok_r(NULL, " \n", &save))
+		super = strtok_r(NULL, " \n", &save);
+	if (super && has_opt(super, "ro"))
+		x->sb_flags = WQ_SB_RDONLY;
+	unescape(f[4]);
+	x->point = strdup(f[4]);
+	return x->point ? 0 : -ENOMEM;
+}
+
+/* The tree from @v's mountinfo, which is bound to its namespace. */
+static int read_mountinfo(struct view *v, struct tab *out)
+{
+	struct tab t = { 0 };
+	char *line = NULL;
+	size_t cap = 0;
+	int err = 0, fd;
+	FILE *f;
+
+	/* The held fd, from the top: opening the file again would read the
+	 * namespace its process is in now, if it still exists. */
+	if (lseek(v->fd, 0, SEEK_SET) < 0)
+		return -errno;
+	fd = fcntl(v->fd, F_DUPFD_CLOEXEC, 3);
+	f = fd >= 0 ? fdopen(fd, "re") : NULL;
+	if (!f) {
+		err = -errno;
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	while (!err && getline(&line, &cap, f) > 0) {
+		struct ent *x = calloc(1, sizeof(*x));
+
+		err = x ? parse_mountinfo(line, x) : -ENOMEM;
+		if (!err)
+			err = tab_put(&t, x);
+		if (err)
+			ent_free(x);
+	}
+	free(line);
+	fclose(f);
+	if (err) {
+		tab_free(&t);
+		return err;
+	}
+	*out = t;
+	return 0;
+}
+
+/* The namespace's whole tree now: listmount, then statmount each. */
+static int read_tree(struct watchq_mount *m, struct view *v, struct tab *out)
+{
+	__u64 ns_id = v->ns_id;
 	struct tab t = { 0 };
 	__u64 ids[256], last = 0;
 	long got;
 	int err = 0;
 
+	if (m->rung == RUNG_MOUNTINFO)
+		return read_mountinfo(v, out);
 	do {
 		got = sys_listmount(ns_id, WQ_LSMT_ROOT, last, ids, 256);
 		if (got < 0) {
@@ -535,6 +684,15 @@ static void post_unmounts(struct watchq_mount *m, struct tab *t, struct change *
  * emptied).  Unmounts first; then moves; then new mounts, outermost
  * first; then attribute changes.
  */
+/* @x's mount in @t: the same id on the same superblock (the mountinfo
+ * rung's 32-bit ids are reused after an unmount). */
+static struct ent *same(const struct tab *t, const struct ent *x)
+{
+	struct ent *y = tab_get(t, x->id);
+
+	return y && y->dev_major == x->dev_major && y->dev_minor == x->dev_minor ? y : NULL;
+}
+
 static void diff(struct watchq_mount *m, struct tab *o, struct tab *nw)
 {
 	struct change *ch = calloc(o->n + nw->n + 1, sizeof(*ch));
@@ -549,12 +707,12 @@ static void diff(struct watchq_mount *m, struct tab *o, struct tab *nw)
 		return;
 	}
 	tab_for_each(o, i, x)
-		if (!tab_get(nw, x->id))
+		if (!same(nw, x))
 			ch[nc++].x = x;
 	post_unmounts(m, o, ch, nc);
 
 	tab_for_each(nw, i, x)
-		if ((was = tab_get(o, x->id)) &&
+		if ((was = same(o, x)) &&
 		    (was->parent != x->parent || strcmp(was->point, x->point))) {
 			post(m, o, WATCHQ_NOTIFY_MOUNT_MOVE_FROM, was->parent, x->id, 0);
 			post(m, nw, WATCHQ_NOTIFY_MOUNT_MOVE_TO, x->parent, x->id, 0);
@@ -562,7 +720,7 @@ static void diff(struct watchq_mount *m, struct tab *o, struct tab *nw)
 
 	nc = 0;
 	tab_for_each(nw, i, x)
-		if (!tab_get(o, x->id)) {
+		if (!same(o, x)) {
 			ch[nc].x = x;
 			ch[nc++].depth = chain_of(nw, x->id, chain);
 		}
@@ -574,13 +732,13 @@ static void diff(struct watchq_mount *m, struct tab *o, struct tab *nw)
 	/* attributes: outermost first too, as a recursive change makes them */
 	nc = 0;
 	tab_for_each(nw, i, x)
-		if (tab_get(o, x->id)) {
+		if (same(o, x)) {
 			ch[nc].x = x;
 			ch[nc++].depth = chain_of(nw, x->id, chain);
 		}
 	qsort(ch, nc, sizeof(*ch), by_depth);
 	for (k = 0; k < nc; k++)
-		post_attrs(m, nw, tab_get(o, ch[k].x->id), ch[k].x);
+		post_attrs(m, nw, same(o, ch[k].x), ch[k].x);
 	free(ch);
 	tab_free(o);
 	*o = *nw;
@@ -591,7 +749,7 @@ static void diff(struct watchq_mount *m, struct tab *o, struct tab *nw)
 static void rescan(struct watchq_mount *m, struct view *v)
 {
 	struct tab t;
-	int err = read_tree(m, v->ns_id, &t);
+	int err = read_tree(m, v, &t);
 
 	if (err) {
 		if (m->o.verbose)
@@ -1015,6 +1173,38 @@ void watchq_mount_poll(struct watchq_mount *m)
 		rescan_all(m);	/* polling mountinfo consumes its event */
 }
 
+/* The mountinfo rung's watchq_mount_resolve(): the 32-bit id, found in
+ * @pid's mountinfo or not its to watch. */
+static int resolve_mountinfo(pid_t pid, int fd, __u64 *mnt_id, __u64 *ns_id)
+{
+	char path[64], *line = NULL;
+	unsigned long long id;
+	struct statx stx;
+	size_t cap = 0;
+	int err;
+	FILE *f;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, WQ_STATX_MNT_ID, &stx))
+		return -errno;
+	if (!(stx.stx_mask & WQ_STATX_MNT_ID))
+		return -EOPNOTSUPP;
+	*mnt_id = stx.stx_mnt_id;
+	err = ns_of_pid(pid, true, ns_id);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	err = -EPERM;
+	while (err && getline(&line, &cap, f) > 0)
+		if (sscanf(line, "%llu", &id) == 1 && id == *mnt_id)
+			err = 0;
+	free(line);
+	fclose(f);
+	return err;
+}
+
 int watchq_mount_resolve(struct watchq_mount *m, pid_t pid, int fd, __u64 *mnt_id,
 			 __u64 *ns_id)
 {
@@ -1022,7 +1212,8 @@ int watchq_mount_resolve(struct watchq_mount *m, pid_t pid, int fd, __u64 *mnt_i
 	struct statx stx;
 	int err;
 
-	(void)m;
+	if (m && m->rung == RUNG_MOUNTINFO)
+		return resolve_mountinfo(pid, fd, mnt_id, ns_id);
 	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, WQ_STATX_MNT_ID_UNIQUE, &stx))
 		return -errno;
 	if (!(stx.stx_mask & WQ_STATX_MNT_ID_UNIQUE))
@@ -1090,7 +1281,7 @@ static int view_listen(struct watchq_mount *m, struct view *v, pid_t pid)
 			err = -errno;
 	}
 	if (!err)
-		err = ns_id_of_pid(pid, &now);
+		err = ns_of_pid(pid, m->rung == RUNG_MOUNTINFO, &now);
 	if (!err && now != v->ns_id)
 		err = -EAGAIN;		/* it changed namespace meanwhile */
 	if (!err && epoll_ctl(m->epfd, EPOLL_CTL_ADD, v->fd, &ev))
@@ -1115,7 +1306,7 @@ static int view_get(struct watchq_mount *m, pid_t pid, __u64 ns_id, struct view 
 	v->fd = -1;
 	err = view_listen(m, v, pid);
 	if (!err)
-		err = read_tree(m, ns_id, &v->t);
+		err = read_tree(m, v, &v->t);
 	if (err) {
 		view_free(m, v);
 		return err;
@@ -1181,6 +1372,14 @@ static bool tracepoint_exists(const char *prog)
 	return !access(path, F_OK);
 }
 
+/* listmount() and statmount() (6.8) take a namespace by id (6.11). */
+static bool lists_namespaces(void)
+{
+	__u64 ns_id, id;
+
+	return !ns_id_of_pid(getpid(), &ns_id) && sys_listmount(ns_id, WQ_LSMT_ROOT, 0, &id, 1) >= 0;
+}
+
 /* Fanotify reports mount attach/detach (6.15+), or EINVAL. */
 static bool fanotify_has_mounts(void)
 {
@@ -1195,18 +1394,11 @@ int watchq_mount_open(struct watchq_mount **out, const struct watchq_mount_opts 
 {
 	struct bpf_program *prog;
 	struct watchq_mount *m;
-	struct wq_statmount sm;
 	int err;
 
 	*out = NULL;
 	if (!o || !o->post || !o->gone)
 		return -EINVAL;
-	/* Without listmount/statmount (6.8) in other namespaces (6.11) there
-	 * is nothing to compare with. */
-	if (sys_statmount(WQ_LSMT_ROOT, 0, 0, &sm, sizeof(sm)) && errno == ENOSYS) {
-		fprintf(stderr, "watchq mount: statmount() is missing (Linux 6.8+)\n");
-		return -EOPNOTSUPP;	/* this kernel cannot carry the source */
-	}
 	err = watchq_mount_bpf_fs("mount");
 	if (err)
 		return err;
@@ -1233,7 +1425,13 @@ int watchq_mount_open(struct watchq_mount **out, const struct watchq_mount_opts 
 		fprintf(stderr, "watchq mount: tracepoint rung: %s\n", strerror(-err));
 		goto fail;
 	}
-	m->fanotify = !o->force_tracepoint && fanotify_has_mounts();
+	if (!lists_namespaces())
+		m->rung = RUNG_MOUNTINFO;
+	else if (!o->force_tracepoint && fanotify_has_mounts())
+		m->rung = RUNG_FANOTIFY;
+	else
+		m->rung = RUNG_STATMOUNT;
+	m->fanotify = m->rung == RUNG_FANOTIFY;
 	if (o->verbose)
 		fprintf(stderr, "watchq mount: %s rung loaded\n", watchq_mount_rung(m));
 	*out = m;
@@ -1281,7 +1479,13 @@ __u64 watchq_mount_dropped(const struct watchq_mount *m)
 
 const char *watchq_mount_rung(const struct watchq_mount *m)
 {
-	return m->fanotify ? "fanotify+tracepoint" : "tracepoint+rescan";
+	static const char *const names[] = {
+		[RUNG_FANOTIFY] = "fanotify+tracepoint",
+		[RUNG_STATMOUNT] = "tracepoint+rescan",
+		[RUNG_MOUNTINFO] = "tracepoint+mountinfo",
+	};
+
+	return names[m->rung];
 }
 
 void watchq_mount_describe(const struct watchq_mount *m, FILE *f)
@@ -1315,11 +1519,20 @@ void watchq_mount_describe(const struct watchq_mount *m, FILE *f)
 		fprintf(f,
 			"  RESCANS: without fanotify's mount events (Linux 6.15) no hook here says\n"
 			"    what changed, so every hint rereads each watched namespace's whole\n"
-			"    tree (listmount + one statmount per mount) and compares it with the\n"
-			"    last view: work grows with the mount table\n");
+			"    tree (%s) and compares it with the\n"
+			"    last view: work grows with the mount table\n",
+			m->rung == RUNG_MOUNTINFO ? "its mountinfo, without listmount/statmount\n"
+						    "    of other namespaces (6.11)"
+						  : "listmount + one statmount per mount");
+	if (m->rung == RUNG_MOUNTINFO)
+		fprintf(f,
+			"  ids: the 32-bit ids of /proc/*/mountinfo (STATX_MNT_ID), which the\n"
+			"    kernel reuses after an unmount; the 64-bit unique ids need 6.11\n");
+	else
+		fprintf(f,
+			"  ids: 64-bit unique mount ids (STATX_MNT_ID_UNIQUE, statmount mnt_id),\n"
+			"    not the 32-bit ids of /proc/*/mountinfo\n");
 	fprintf(f,
-		"  ids: 64-bit unique mount ids (STATX_MNT_ID_UNIQUE, statmount mnt_id),\n"
-		"    not the 32-bit ids of /proc/*/mountinfo\n"
 		"  sees: mount(2) (new, bind, move, remount, propagation types), umount2\n"
 		"    (MNT_DETACH: one UNMOUNT per mount of the tree), move_mount, fsconfig,\n"
 		"    mount_setattr, pivot_root, shared-subtree propagation into any watched\n"

@@ -2,10 +2,11 @@
 /*
  * The mount source: fanotify's mount events (6.15+) and hints from
  * bpf/mount.bpf.c that a mount syscall succeeded; this half keeps a view of
- * every watched mount namespace's tree (from listmount/statmount) and turns
- * each change into exact mount records.
+ * every watched mount namespace's tree (from listmount/statmount, or from
+ * its mountinfo before 6.11) and turns each change into exact mount records.
  * Mount ids are the kernel's 64-bit unique ids (STATX_MNT_ID_UNIQUE,
- * statmount's mnt_id), never the 32-bit ids mountinfo shows.
+ * statmount's mnt_id); only where listmount cannot take another namespace
+ * (before 6.11), the 32-bit ids mountinfo shows.
  */
 #ifndef WATCHQ_MOUNT_H
 #define WATCHQ_MOUNT_H

@@ -521,7 +521,7 @@ static bool bpf_available(void)
 }
 
 /*
- * A source this kernel cannot carry (mount needs statmount(), 6.8+): fatal
+ * A source this kernel cannot carry (no syscall tracepoints, say): fatal
  * when --sources asked for it, else the daemon goes on without it and
  * --probe says why.
  */
