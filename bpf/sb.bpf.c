@@ -6,7 +6,8 @@
  *     EDQUOT, resolved to the superblock of their fd (arguments read back
  *     from the task's saved registers at sys_exit);
  *   - ERROR from ext4_shutdown (EIO), and a hint from ext4_error (the
- *     tracepoint has no errno: user space reads ext4's error record);
+ *     tracepoint has no errno: fanotify's FAN_FS_ERROR event, or else
+ *     ext4's error record, gives it to user space);
  *   - hints for READONLY: a successful mount(2)/fsconfig() (remounts), or
  *     an ext4 error (errors=remount-ro); user space rereads sb flags.
  */

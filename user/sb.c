@@ -3,7 +3,10 @@
  * The superblock source's user half: keeps the BPF map of watched
  * superblocks and, on a hint (a remount, an ext4 error), rereads each
  * watched superblock's flags with statmount() through a mount of it and
- * posts READONLY where SB_RDONLY changed.  See sb.h and bpf/sb.bpf.c.
+ * posts READONLY where SB_RDONLY changed.  A fanotify group per watch
+ * (FAN_FS_ERROR) gives the filesystem's own error reports with their
+ * errno; nothing waits in the event loop for an error's consequences (a
+ * timer looks again).  See sb.h and bpf/sb.bpf.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,9 +15,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/fanotify.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
+#include <sys/timerfd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -37,6 +43,10 @@ struct swatch {
 	char ext4[64];			/* /sys/fs/ext4/<this> and /proc/fs/ext4/<this>,
 					 * if ext4 on a block device */
 	long errors;			/* ext4's errors_count, as last seen */
+	int fan;			/* fanotify FAN_FS_ERROR on it, or -1 */
+	long err_until;			/* an ext4 error whose errno ext4 has not
+					 * recorded yet: wait for it until then (us) */
+	long ro_until;			/* an error may still make it read-only */
 	struct swatch *next;
 };
 
@@ -44,6 +54,18 @@ struct watchq_sb {
 	struct sb_bpf *skel;
 	struct watchq_sb_opts o;
 	struct swatch *watches;
+	int epfd;			/* the watches' fanotify fds and the timer */
+	int tfd;			/* ticks while some watch waits (above) */
+};
+
+/* uapi of 5.16+ (filesystem error events), absent from older headers */
+#define WQ_FAN_FS_ERROR		0x00008000U
+#define WQ_FAN_EVENT_INFO_TYPE_ERROR 5
+
+struct wq_fan_info_error {
+	struct fanotify_event_info_header hdr;
+	__s32 error;
+	__u32 error_count;
 };
 
 int watchq_sb_resolve(int fd, __u64 *sb_id)
@@ -158,37 +180,191 @@ static long now_us(void)
 	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
 }
 
-/*
- * ext4_error fired on @w's superblock.  The tracepoint comes before ext4
- * records the error (errors_count, last_error_errcode) and before
- * errors=remount-ro takes effect, both within the same call: wait for them,
- * bounded (a superblock ext4 cannot write keeps no count).
- */
-#define EXT4_WAIT_US	200000
-
-static void ext4_error(struct watchq_sb *s, struct swatch *w)
+static void post_error(struct watchq_sb *s, struct swatch *w, __u32 error)
 {
 	struct watchq_superblock_error_notification n = { 0 };
-	long deadline = now_us() + EXT4_WAIT_US, count = -1;
 
-	while (w->ext4[0] && (count = ext4_long(w, "errors_count")) == w->errors &&
-	       now_us() < deadline)
-		usleep(100);
-	n.error_number = count >= 0 && count != w->errors ?
-			 ext4_errno(ext4_long(w, "last_error_errcode")) : EUCLEAN;
-	if (count >= 0)
-		w->errors = count;
-	if (s->o.subtypes & (1U << WATCHQ_NOTIFY_SUPERBLOCK_ERROR)) {
-		n.s.watch.type = WATCHQ_TYPE_SB_NOTIFY;
-		n.s.watch.subtype = WATCHQ_NOTIFY_SUPERBLOCK_ERROR;
-		n.s.watch.info = WATCHQ_INFO(3, 0, 0);
-		n.s.sb_id = w->sb_id;
-		s->o.post(s->o.ctx, &n.s.watch, w->sb_id);
+	if (!(s->o.subtypes & (1U << WATCHQ_NOTIFY_SUPERBLOCK_ERROR)))
+		return;
+	n.s.watch.type = WATCHQ_TYPE_SB_NOTIFY;
+	n.s.watch.subtype = WATCHQ_NOTIFY_SUPERBLOCK_ERROR;
+	n.s.watch.info = WATCHQ_INFO(3, 0, 0);
+	n.s.sb_id = w->sb_id;
+	n.error_number = error;
+	s->o.post(s->o.ctx, &n.s.watch, w->sb_id);
+}
+
+/* READONLY if @w's read-only state changed since last seen. */
+static bool check_ro(struct watchq_sb *s, struct swatch *w)
+{
+	struct watchq_superblock_notification n = { 0 };
+	bool ro = sb_ro(w);
+
+	if (ro == w->ro)
+		return false;
+	w->ro = ro;
+	if (!(s->o.subtypes & (1U << WATCHQ_NOTIFY_SUPERBLOCK_READONLY)))
+		return true;
+	n.watch.type = WATCHQ_TYPE_SB_NOTIFY;
+	n.watch.subtype = WATCHQ_NOTIFY_SUPERBLOCK_READONLY;
+	n.watch.info = WATCHQ_INFO(2, 0, ro ? WATCHQ_NOTIFY_SUPERBLOCK_IS_NOW_RO : 0);
+	n.sb_id = w->sb_id;
+	s->o.post(s->o.ctx, &n.watch, w->sb_id);
+	return true;
+}
+
+/*
+ * How long an error's consequences take: ext4 records the errno and
+ * applies errors=remount-ro within the call that hit the error, after
+ * the tracepoint and the fanotify event; a superblock ext4 cannot write
+ * keeps no count at all.  Never waited for in the event loop: each watch
+ * is looked at again on the timer, and at every sync (by then the call
+ * that hit the error, if it was the syncing client's, has returned).
+ */
+#define SETTLE_US	200000
+#define TICK_NS		1000000		/* 1 ms */
+
+static void arm(struct watchq_sb *s)
+{
+	struct itimerspec its = { 0 };
+
+	for (struct swatch *w = s->watches; w; w = w->next)
+		if (w->err_until || w->ro_until) {
+			its.it_value.tv_nsec = TICK_NS;
+			its.it_interval.tv_nsec = TICK_NS;
+			break;
+		}
+	timerfd_settime(s->tfd, 0, &its, NULL);
+}
+
+/* Post what settled on @w: the errno ext4 recorded (or, past the deadline
+ * with none, EUCLEAN), then a switch to read-only. */
+static void settle(struct watchq_sb *s, struct swatch *w, long now)
+{
+	long count;
+
+	if (w->err_until) {
+		count = w->ext4[0] ? ext4_long(w, "errors_count") : -1;
+		if (count >= 0 && count != w->errors) {
+			post_error(s, w, ext4_errno(ext4_long(w, "last_error_errcode")));
+			w->errors = count;
+			w->err_until = 0;
+		} else if (now >= w->err_until || count < 0) {
+			post_error(s, w, EUCLEAN);
+			w->err_until = 0;
+		}
 	}
-	/* The count is saved before the switch to read-only. */
-	if (!w->ro && w->ext4[0] && ext4_has_opt(w, "errors=remount-ro"))
-		while (!sb_ro(w) && now_us() < deadline)
-			usleep(100);
+	/* the count is saved before the switch to read-only */
+	if (!w->err_until && w->ro_until && (check_ro(s, w) || now >= w->ro_until))
+		w->ro_until = 0;
+}
+
+/*
+ * ext4_error fired on @w's superblock: the tracepoint has no errno.  With
+ * fanotify's FAN_FS_ERROR on it, that event carries the errno (read it
+ * first: it may be queued already); else ext4's error record will.
+ */
+static void ext4_error(struct watchq_sb *s, struct swatch *w)
+{
+	long now = now_us();
+
+	if (w->fan < 0)
+		w->err_until = now + SETTLE_US;
+	if (w->ext4[0] && ext4_has_opt(w, "errors=remount-ro"))
+		w->ro_until = now + SETTLE_US;
+	settle(s, w, now);
+	arm(s);
+}
+
+/* @w's fanotify group: each FAN_FS_ERROR with the errno the filesystem
+ * reported (error_count says how many it folded into one event). */
+static void fan_read(struct watchq_sb *s, struct swatch *w)
+{
+	char buf[4096] __attribute__((aligned(8)));
+	ssize_t len;
+
+	while (w->fan >= 0 && (len = read(w->fan, buf, sizeof(buf))) > 0) {
+		const struct fanotify_event_metadata *md = (const void *)buf;
+
+		for (; FAN_EVENT_OK(md, len); md = FAN_EVENT_NEXT(md, len)) {
+			const char *p = (const char *)md + md->metadata_len;
+			const char *end = (const char *)md + md->event_len;
+
+			if (md->vers != FANOTIFY_METADATA_VERSION || !(md->mask & WQ_FAN_FS_ERROR))
+				continue;
+			while (p + sizeof(struct fanotify_event_info_header) <= end) {
+				const struct wq_fan_info_error *ie = (const void *)p;
+
+				if (ie->hdr.len < sizeof(ie->hdr) || p + ie->hdr.len > end)
+					break;
+				if (ie->hdr.info_type == WQ_FAN_EVENT_INFO_TYPE_ERROR &&
+				    ie->hdr.len >= sizeof(*ie)) {
+					if (s->o.verbose >= 2)
+						fprintf(stderr, "watchq sb: %u:%u: fanotify: error %d (x%u)\n",
+							major(w->sb_id), minor(w->sb_id),
+							ie->error, ie->error_count);
+					post_error(s, w, ie->error > 0 ? (__u32)ie->error : EUCLEAN);
+					if (w->ext4[0])
+						w->errors = ext4_long(w, "errors_count");
+				}
+				p += ie->hdr.len;
+			}
+		}
+	}
+}
+
+/* The filesystem's own error reports, where fanotify has them (5.16+) and
+ * the filesystem sends them (ext4; others as they adopt it). */
+static void fan_open(struct watchq_sb *s, struct swatch *w)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+	char path[64];
+
+	w->fan = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_FID | FAN_NONBLOCK | FAN_CLOEXEC,
+			       O_RDONLY);
+	if (w->fan < 0)
+		return;
+	/* fanotify takes no O_PATH fd itself: its path, through /proc */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", w->fd);
+	if (fanotify_mark(w->fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, WQ_FAN_FS_ERROR,
+			  AT_FDCWD, path) ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, w->fan, &ev)) {
+		if (s->o.verbose)
+			fprintf(stderr, "watchq sb: %u:%u: no FAN_FS_ERROR (%s): ext4's error record gives the errno\n",
+				major(w->sb_id), minor(w->sb_id), strerror(errno));
+		close(w->fan);
+		w->fan = -1;
+	}
+}
+
+static void swatch_free(struct watchq_sb *s, struct swatch *w)
+{
+	if (w->fan >= 0) {
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, w->fan, NULL);
+		close(w->fan);
+	}
+	close(w->fd);
+	free(w);
+}
+
+int watchq_sb_poll_fd(const struct watchq_sb *s)
+{
+	return s->epfd;
+}
+
+void watchq_sb_poll(struct watchq_sb *s)
+{
+	__u64 ticks;
+	long now = now_us();
+
+	if (read(s->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	for (struct swatch *w = s->watches; w; w = w->next) {
+		fan_read(s, w);
+		if (w->err_until || w->ro_until)
+			settle(s, w, now);
+	}
+	arm(s);
 }
 
 static void set_on(struct watchq_sb *s)
@@ -213,6 +389,7 @@ int watchq_sb_watch(struct watchq_sb *s, pid_t pid, int fd, __u64 sb_id)
 	w->sb_id = sb_id;
 	w->kdev = major(sb_id) << 20 | minor(sb_id);
 	w->refs = 1;
+	w->fan = -1;
 	w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	/* no statmount of it: statvfs only */
 	if (w->fd < 0 || watchq_mount_resolve(NULL, pid, fd, &w->mnt_id, &w->ns_id))
@@ -225,11 +402,11 @@ int watchq_sb_watch(struct watchq_sb *s, pid_t pid, int fd, __u64 sb_id)
 	if (w->ext4[0])
 		w->errors = ext4_long(w, "errors_count");
 	w->ro = sb_ro(w);
+	fan_open(s, w);
 	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.watched_sbs), &w->kdev, &one,
 				BPF_ANY)) {
 		err = -errno;
-		close(w->fd);
-		free(w);
+		swatch_free(s, w);
 		return err;
 	}
 	w->next = s->watches;
@@ -249,8 +426,8 @@ void watchq_sb_unwatch(struct watchq_sb *s, __u64 sb_id)
 		return;
 	*p = w->next;
 	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.watched_sbs), &w->kdev);
-	close(w->fd);
-	free(w);
+	swatch_free(s, w);
+	arm(s);
 	set_on(s);
 }
 
@@ -264,23 +441,15 @@ bool watchq_sb_accept(struct watchq_sb *s, const void *data, size_t size)
 		return true;
 	if (h->info & WATCHQ_SB_HINT_EXT4_ERROR)
 		for (struct swatch *w = s->watches; w; w = w->next)
-			if (w->sb_id == h->sb_id)
+			if (w->sb_id == h->sb_id) {
+				fan_read(s, w);
 				ext4_error(s, w);
-	for (struct swatch *w = s->watches; w; w = w->next) {
-		struct watchq_superblock_notification n = { 0 };
-		bool ro = sb_ro(w);
-
-		if (ro == w->ro)
-			continue;
-		w->ro = ro;
-		if (!(s->o.subtypes & (1U << WATCHQ_NOTIFY_SUPERBLOCK_READONLY)))
-			continue;
-		n.watch.type = WATCHQ_TYPE_SB_NOTIFY;
-		n.watch.subtype = WATCHQ_NOTIFY_SUPERBLOCK_READONLY;
-		n.watch.info = WATCHQ_INFO(2, 0, ro ? WATCHQ_NOTIFY_SUPERBLOCK_IS_NOW_RO : 0);
-		n.sb_id = w->sb_id;
-		s->o.post(s->o.ctx, &n.watch, w->sb_id);
-	}
+			}
+	/* a remount: each watch's state now (one waiting on an error says
+	 * what it waits for first) */
+	for (struct swatch *w = s->watches; w; w = w->next)
+		if (!w->err_until)
+			check_ro(s, w);
 	return false;
 }
 
@@ -294,6 +463,7 @@ static bool tracepoint_exists(const char *name)
 
 int watchq_sb_open(struct watchq_sb **out, const struct watchq_sb_opts *o)
 {
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 	struct bpf_program *prog;
 	struct watchq_sb *s;
 	int err;
@@ -310,11 +480,17 @@ int watchq_sb_open(struct watchq_sb **out, const struct watchq_sb_opts *o)
 	s->o = *o;
 	if (!s->o.subtypes)
 		s->o.subtypes = ~0U;
+	s->tfd = -1;
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->epfd < 0 || s->tfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &ev)) {
+		err = -errno;
+		goto fail;
+	}
 	s->skel = sb_bpf__open();
 	if (!s->skel) {
 		err = -errno;
-		free(s);
-		return err;
+		goto fail;
 	}
 	s->skel->rodata->watchq_subtypes = s->o.subtypes;
 	bpf_object__for_each_program(prog, s->skel->obj) {
@@ -327,12 +503,13 @@ int watchq_sb_open(struct watchq_sb **out, const struct watchq_sb_opts *o)
 		err = sb_bpf__attach(s->skel);
 	if (err) {
 		fprintf(stderr, "watchq sb: tracepoint rung: %s\n", strerror(-err));
-		sb_bpf__destroy(s->skel);
-		free(s);
-		return err;
+		goto fail;
 	}
 	*out = s;
 	return 0;
+fail:
+	watchq_sb_close(s);
+	return err;
 }
 
 void watchq_sb_close(struct watchq_sb *s)
@@ -343,10 +520,13 @@ void watchq_sb_close(struct watchq_sb *s)
 		struct swatch *w = s->watches;
 
 		s->watches = w->next;
-		close(w->fd);
-		free(w);
+		swatch_free(s, w);
 	}
 	sb_bpf__destroy(s->skel);
+	if (s->tfd >= 0)
+		close(s->tfd);
+	if (s->epfd >= 0)
+		close(s->epfd);
 	free(s);
 }
 
@@ -370,7 +550,8 @@ void watchq_sb_describe(const struct watchq_sb *s, FILE *f)
 {
 	(void)s;
 	fprintf(f, "sb: %s rung (syscalls/sys_exit_* of write-like calls, mount, fsconfig;\n"
-		"    ext4/ext4_error, ext4/ext4_shutdown)\n", watchq_sb_rung(s));
+		"    ext4/ext4_error, ext4/ext4_shutdown; fanotify FAN_FS_ERROR per watch)\n",
+		watchq_sb_rung(s));
 	fprintf(f,
 		"  sb_id = st_dev; root or the --group only\n"
 		"  READONLY: after each successful mount(2)/fsconfig() and ext4 error the\n"
@@ -379,11 +560,14 @@ void watchq_sb_describe(const struct watchq_sb *s, FILE *f)
 		"    SB_RDONLY): one check per watched superblock per remount\n"
 		"  ERROR: EIO/ENOSPC returned by write, pwrite64, writev, pwritev(2),\n"
 		"    fallocate, ftruncate, fsync, fdatasync, sync_file_range, sendfile,\n"
-		"    copy_file_range on a file of it; ext4_error (errno from ext4's\n"
-		"    last_error_errcode, waited for up to 200 ms; EUCLEAN if none),\n"
-		"    ext4_shutdown (EIO)\n"
+		"    copy_file_range on a file of it; the filesystem's own error reports\n"
+		"    with their errno (fanotify FAN_FS_ERROR, 5.16+: ext4's errors and\n"
+		"    journal aborts, other filesystems as they send them); where fanotify\n"
+		"    cannot mark it, ext4_error with the errno ext4 records\n"
+		"    (last_error_errcode, looked for on a 1 ms timer for up to 200 ms;\n"
+		"    EUCLEAN if none), and ext4_shutdown (EIO)\n"
 		"  EDQUOT: the same syscalls returning EDQUOT\n"
 		"  not seen: errors of path syscalls (open(O_CREAT), mkdir, rename...),\n"
-		"    io_uring and mmap writeback, other filesystems' error reports;\n"
+		"    io_uring and mmap writeback unless the filesystem reports them;\n"
 		"    NETWORK: no hook on this kernel (never posted)\n");
 }

@@ -42,6 +42,12 @@ int watchq_sb_resolve(int fd, __u64 *sb_id);
 int watchq_sb_watch(struct watchq_sb *s, pid_t pid, int fd, __u64 sb_id);
 void watchq_sb_unwatch(struct watchq_sb *s, __u64 sb_id);
 
+/* An fd to poll (EPOLLIN): a watched filesystem reported an error, or an
+ * earlier one's consequences are due a look; then call watchq_sb_poll(),
+ * which also takes what is queued without waiting (before a sync). */
+int watchq_sb_poll_fd(const struct watchq_sb *s);
+void watchq_sb_poll(struct watchq_sb *s);
+
 /* A record from the ring buffer: true to fan it out by its sb_id; a hint
  * is handled here (READONLY records go to the post callback). */
 bool watchq_sb_accept(struct watchq_sb *s, const void *data, size_t size);

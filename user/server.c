@@ -520,14 +520,17 @@ static int op_watch(struct wqd *d, struct wqd_client *c, const void *body,
 /* Read one request; answer it.  A broken connection ends the client. */
 /*
  * Records are produced synchronously in the kernel: what preceded a
- * request is in the BPF ring buffer, or queued on the mount source's fds
- * (fanotify's mount events), by the time the request is read.  Take it all.
+ * request is in the BPF ring buffer, or queued on the mount and superblock
+ * sources' fds (fanotify's mount and error events), by the time the request
+ * is read.  Take it all.
  */
 static void catch_up(struct wqd *d)
 {
 	wqd_drain(d);
 	if (d->mount)
 		watchq_mount_poll(d->mount);
+	if (d->sb)
+		watchq_sb_poll(d->sb);
 }
 
 void wqd_client_input(struct wqd *d, struct wqd_client *c)

@@ -496,6 +496,12 @@ static int serve(struct wqd *d)
 					wqd_log(d, 1, "accept: %s\n", strerror(-err));
 			} else if (tag == &d->rb) {
 				wqd_drain(d);
+			} else if (tag == &d->sb) {
+				/* hints first, as for mounts: an ext4 error's
+				 * tracepoint precedes its fanotify event */
+				wqd_drain(d);
+				watchq_sb_poll(d->sb);
+				wqd_flush_wakes(d);
 			} else if (tag == &d->mount) {
 				/* The mount hints first: a syscall's entry
 				 * hint precedes what fanotify queued for it
@@ -657,7 +663,8 @@ int main(int argc, char **argv)
 	    epoll_add(d, d->listen_fd, &d->listen_fd) ||
 	    epoll_add(d, d->signal_fd, &d->signal_fd) ||
 	    epoll_add(d, ring_buffer__epoll_fd(d->rb), &d->rb) ||
-	    (d->mount && epoll_add(d, watchq_mount_poll_fd(d->mount), &d->mount))) {
+	    (d->mount && epoll_add(d, watchq_mount_poll_fd(d->mount), &d->mount)) ||
+	    (d->sb && epoll_add(d, watchq_sb_poll_fd(d->sb), &d->sb))) {
 		fprintf(stderr, "watchqd: cannot set up the event loop: %s\n", strerror(errno));
 		goto out;
 	}
