@@ -72,6 +72,9 @@ static __always_inline struct watchq_mount_hint *hint_start(struct trace_event_r
 	h->ret = 0;
 	h->path[0] = 0;
 	h->syscall_nr = (__u32)BPF_CORE_READ(ctx, id);
+	/* user space ignores attribute changes in namespaces nobody watches */
+	h->mnt_ns = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(),
+				  nsproxy, mnt_ns, ns.inum);
 	return h;
 }
 
@@ -112,20 +115,22 @@ int watchq_mount_enter_mount(struct trace_event_raw_sys_enter *ctx)
 	/* as do_mount() reads them */
 	if ((flags & MS_MGC_MSK) == MS_MGC_VAL)
 		flags &= ~MS_MGC_MSK;
+	/* in path_mount()'s order: a bind with a propagation flag is a bind */
 	if (flags & MS_REMOUNT)
 		kind = (flags & MS_BIND) ? WATCHQ_MOUNT_HINT_ATTR : WATCHQ_MOUNT_HINT_SB;
+	else if (flags & MS_BIND)
+		kind = WATCHQ_MOUNT_HINT_ENTER;
 	else if (flags & (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE))
 		kind = (flags & MS_REC) ? WATCHQ_MOUNT_HINT_ATTR_TREE : WATCHQ_MOUNT_HINT_ATTR;
 	else
-		kind = WATCHQ_MOUNT_HINT_ENTER;	/* new, bind, move */
+		kind = WATCHQ_MOUNT_HINT_ENTER;	/* new, move */
 	h = hint_start(ctx, kind);
 	if (!h)
 		return 0;
-	if (kind == WATCHQ_MOUNT_HINT_ENTER) {
+	if (kind == WATCHQ_MOUNT_HINT_ENTER)
 		hint_send(h);
-		return 0;
-	}
-	hint_path(h, -100, (const char *)BPF_CORE_READ(ctx, args[1]));
+	else
+		hint_path(h, -100, (const char *)BPF_CORE_READ(ctx, args[1]));
 	hint_keep(h);
 	return 0;
 }
@@ -146,6 +151,7 @@ int watchq_mount_enter_umount(struct trace_event_raw_sys_enter *ctx)
 	h->flags = (__u32)BPF_CORE_READ(ctx, args[1]);
 	hint_path(h, -100, (const char *)BPF_CORE_READ(ctx, args[0]));
 	hint_send(h);
+	hint_keep(h);
 	return 0;
 }
 
@@ -155,8 +161,10 @@ int watchq_mount_enter_##sc(struct trace_event_raw_sys_enter *ctx)	\
 {									\
 	struct watchq_mount_hint *h;					\
 									\
-	if (watchq_mount_on && (h = hint_start(ctx, WATCHQ_MOUNT_HINT_ENTER))) \
+	if (watchq_mount_on && (h = hint_start(ctx, WATCHQ_MOUNT_HINT_ENTER))) { \
 		hint_send(h);						\
+		hint_keep(h);						\
+	}								\
 	return 0;							\
 }
 ENTER_ON(move_mount)
@@ -213,50 +221,43 @@ int watchq_mount_enter_fsconfig(struct trace_event_raw_sys_enter *ctx)
 }
 
 /*
- * @topology: the syscall may attach, detach or move mounts; it announced
- * itself on entry, so its return is hinted even when it failed.
+ * A syscall that announced itself returns: an attribute change that
+ * succeeded is hinted with what it named; an attach, detach or move
+ * syscall's return always is (the daemon counts it out of flight).
  */
-static __always_inline void hint(struct trace_event_raw_sys_exit *ctx, bool topology)
+static __always_inline void hint(struct trace_event_raw_sys_exit *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct watchq_mount_hint *h;
 	long ret = BPF_CORE_READ(ctx, ret);
 
 	h = bpf_map_lookup_elem(&pending, &tid);
-	if (h && ret < 0)
-		h = NULL;			/* changed nothing */
-	if (watchq_mount_on && (h || topology)) {
-		if (!h) {
-			/* a topology change: the hint only says it happened */
-			h = bpf_map_lookup_elem(&scratch, &zero);
-			if (!h)
-				return;
-			h->kind = WATCHQ_MOUNT_HINT_TOPOLOGY;
-			h->dfd = -100;
-			h->dev = 0;
-			h->flags = 0;
-			h->path[0] = 0;
-			h->syscall_nr = (__u32)BPF_CORE_READ(ctx, id);
-		}
+	if (!h)
+		return;
+	if (h->kind == WATCHQ_MOUNT_HINT_ENTER) {
+		h->kind = WATCHQ_MOUNT_HINT_TOPOLOGY;
+		h->ret = (__s32)ret;
+		hint_send(h);
+	} else if (ret >= 0) {
 		h->ret = (__s32)ret;
 		hint_send(h);
 	}
 	bpf_map_delete_elem(&pending, &tid);
 }
 
-#define HINT_ON(sc, topology)						\
+#define HINT_ON(sc)							\
 SEC("tracepoint/syscalls/sys_exit_" #sc)				\
 int watchq_mount_exit_##sc(struct trace_event_raw_sys_exit *ctx)	\
 {									\
-	hint(ctx, topology);						\
+	hint(ctx);							\
 	return 0;							\
 }
 
 /* mount(2) (new, bind, move, remount, propagation), umount2 */
-HINT_ON(mount, true)
-HINT_ON(umount, true)
+HINT_ON(mount)
+HINT_ON(umount)
 /* the new API: attach a detached tree, reconfigure, change attributes */
-HINT_ON(move_mount, true)
-HINT_ON(fsconfig, false)
-HINT_ON(mount_setattr, false)
-HINT_ON(pivot_root, true)
+HINT_ON(move_mount)
+HINT_ON(fsconfig)
+HINT_ON(mount_setattr)
+HINT_ON(pivot_root)

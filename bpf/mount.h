@@ -13,7 +13,7 @@
 
 /* What the syscall changed, as far as its arguments say. */
 enum watchq_mount_hint_kind {
-	WATCHQ_MOUNT_HINT_TOPOLOGY,	/* attach, detach, move: fanotify reports those */
+	WATCHQ_MOUNT_HINT_TOPOLOGY,	/* an attach, detach or move syscall returned */
 	WATCHQ_MOUNT_HINT_ATTR,		/* the attributes of the mount at path */
 	WATCHQ_MOUNT_HINT_ATTR_TREE,	/* ... of it and every mount below it */
 	WATCHQ_MOUNT_HINT_SB,		/* the superblock of the mount at path */
@@ -34,6 +34,8 @@ struct watchq_mount_hint {
 	__u32	dev;		/* SB_DEV: the kernel's dev_t (major << 20 | minor) */
 	__u32	flags;		/* ENTER of umount2: its flags */
 	__s32	ret;		/* TOPOLOGY: the syscall's return (ends an ENTER) */
+	__u32	mnt_ns;		/* the caller's mount namespace (its nsfs inode) */
+	__u32	reserved;
 	char	path[WATCHQ_MOUNT_HINT_PATH];	/* "" with dfd: the fd's own mount */
 };
 

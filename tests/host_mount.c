@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -615,5 +616,189 @@ WATCHQ_TEST(mount_expire)
 			MREC(UNMOUNT, base, t, 1, 0),
 			REMOVAL_REC(t, 2),
 		 }, 4);
+	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
+}
+
+/* mount(2) takes MS_BIND before a propagation flag (path_mount()'s
+ * order): a bind that carries MS_PRIVATE is a syscall's new mount, never
+ * the kernel's. */
+WATCHQ_TEST(mount_bind_with_propagation_flag)
+{
+	struct host_rec got[4];
+	struct mfix f;
+	__u64 base = 0, a = 0, b = 0;
+	bool ok;
+	int n = 0;
+
+	HOST_REQUIRE();
+	SETUP(&f, "a", "b");
+	base = mnt_id(f.base);
+	ok = ASSERT_OK(mount("wqa", f.path[0], "tmpfs", 0, NULL), "mount a") &&
+	     ASSERT_TRUE((a = mnt_id(f.path[0])) != base, "a's id") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, f.base, 1), "watch the tmpfs") &&
+	     STEP(mount(f.path[0], f.path[1], NULL, MS_BIND | MS_PRIVATE, NULL),
+		  "bind a on b, MS_PRIVATE too") &&
+	     ASSERT_TRUE((b = mnt_id(f.path[1])) != a, "b's id") &&
+	     host_expect("a NEW_MOUNT without IS_SUBMOUNT", got, n, (struct host_rec[]){
+			MREC(NEW_MOUNT, base, b, 1, 0),
+		 }, 1);
+	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
+}
+
+/*
+ * A tree moved: one MOVE_FROM/MOVE_TO, for its top only (the mounts below
+ * went along), and the mounts below are known by their new mount points
+ * (umount2(MNT_EXPIRE) names them so).
+ */
+WATCHQ_TEST(mount_move_tree_then_expire_below)
+{
+	struct host_rec got[16];
+	struct mfix f;
+	char y[200];
+	__u64 base = 0, t = 0, tx = 0, ty = 0;
+	bool ok;
+	int n = 0;
+
+	HOST_REQUIRE();
+	SETUP(&f, "t", "c");
+	base = mnt_id(f.base);
+	snprintf(y, sizeof(y), "%s/x/y", f.path[1]);
+	ok = mount_tree(f.path[0], &t, &tx, &ty) &&
+	     ASSERT_OK(watchq_watch_mount(f.q, f.base, 1), "watch the tmpfs") &&
+	     STEP(mount(f.path[0], f.path[1], NULL, MS_MOVE, NULL), "move t to c") &&
+	     ASSERT_EQ(umount2(y, MNT_EXPIRE) < 0 ? errno : 0, EAGAIN, "mark c/x/y") &&
+	     STEP(umount2(y, MNT_EXPIRE), "expire c/x/y") &&
+	     host_expect("the move of t, then y's EXPIRY and UNMOUNT", got, n,
+		 (struct host_rec[]){
+			MREC(MOVE_FROM, base, t, 1, 0), MREC(MOVE_TO, base, t, 1, 0),
+			MREC(EXPIRY, ty, 0, 1, SUB), MREC(UNMOUNT, tx, ty, 1, SUB),
+		 }, 4);
+	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
+}
+
+struct chrooted {
+	const char *root;
+	struct wq_mount_attr attr;
+};
+
+/*
+ * In a chroot at the tmpfs, with a copy of the tmpfs's outside path made
+ * inside it (so that the outside path of the cwd, wrongly applied below
+ * the root, would lead somewhere else), mount_setattr on a relative path;
+ * stays a while so that the daemon finds it alive.
+ */
+static int setattr_in_chroot(void *arg)
+{
+	struct chrooted *c = arg;
+	char p[256];
+	int r;
+
+	if (chroot(c->root) || chdir("/"))
+		return 2;
+	snprintf(p, sizeof(p), "%s/a", c->root);
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = 0;
+			mkdir(p, 0755);
+			*s = '/';
+		}
+	mkdir(p, 0755);
+	r = (int)syscall(SYS_mount_setattr, AT_FDCWD, "a", 0, &c->attr, sizeof(c->attr));
+	usleep(300000);
+	return r ? 3 : 0;
+}
+
+WATCHQ_TEST(mount_setattr_relative_in_chroot)
+{
+	struct chrooted c = { .attr = { .attr_set = 0x2 /* MOUNT_ATTR_NOSUID */ } };
+	struct host_rec got[4];
+	struct mfix f;
+	__u64 base = 0, a = 0;
+	bool ok;
+	int n = 0;
+
+	HOST_REQUIRE();
+	SETUP(&f, "a");
+	c.root = f.base;
+	base = mnt_id(f.base);
+	ok = ASSERT_OK(mount("wqa", f.path[0], "tmpfs", 0, NULL), "mount a") &&
+	     ASSERT_TRUE((a = mnt_id(f.path[0])) != base, "a's id") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, f.path[0], 1), "watch a") &&
+	     STEP(host_run_as((uid_t)-1, 0, setattr_in_chroot, &c), "nosuid on a, from a chroot") &&
+	     host_expect("SETATTR on a", got, n, (struct host_rec[]){
+			MREC(SETATTR, a, 0, 1, 0),
+		 }, 1);
+	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
+}
+
+/* As uid 65534: a user namespace and a mount namespace of its own, a
+ * chroot with the cwd left outside it, and 50 mount_setattr calls on a
+ * path relative to that cwd (which nobody outside could resolve). */
+static int setattr_in_own_userns(void *arg)
+{
+	static const char *const maps[][2] = {
+		{ "/proc/self/uid_map", "0 65534 1" }, { "/proc/self/setgroups", "deny" },
+		{ "/proc/self/gid_map", "0 65534 1" },
+	};
+	struct wq_mount_attr ma = { .attr_set = 0x2 };
+	int r = 0, out;
+
+	(void)arg;
+	/* setresuid() made it undumpable: its /proc files would be root's */
+	prctl(PR_SET_DUMPABLE, 1);
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS))
+		return 10;		/* no unprivileged user namespaces */
+	for (size_t i = 0; i < N(maps); i++) {
+		int fd = open(maps[i][0], O_WRONLY | O_CLOEXEC);
+
+		if (fd < 0 || write(fd, maps[i][1], strlen(maps[i][1])) < 0)
+			return 2;
+		close(fd);
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("x", "/tmp", "tmpfs", 0, NULL) || mkdir("/tmp/r", 0755) ||
+	    mount("y", "/tmp/r", "tmpfs", 0, NULL) || mkdir("/tmp/r/a", 0755) ||
+	    mount("z", "/tmp/r/a", "tmpfs", 0, NULL) ||
+	    (out = open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    chroot("/tmp/r") || fchdir(out))
+		return 3;
+	/* the cwd outside the root: no path the daemon could resolve */
+	for (int i = 0; i < 50; i++)
+		r |= (int)syscall(SYS_mount_setattr, AT_FDCWD, "r/a", 0, &ma, sizeof(ma));
+	return r ? 4 : 0;
+}
+
+/*
+ * Attribute changes in a namespace nobody watches cost the daemon
+ * nothing: no path of it is resolved, no watched tree reread (its log says
+ * each reread).  Not "mount_": the guest's shared daemon keeps no log.
+ */
+WATCHQ_TEST(mountns_unwatched_attribute_changes_cost_nothing)
+{
+	struct host_rec got[4];
+	char path[128], line[512];
+	struct mfix f;
+	bool ok, reread = false;
+	int n = 0, r;
+	FILE *log;
+
+	HOST_REQUIRE();
+	SETUP(&f, "a");
+	ok = ASSERT_OK(watchq_watch_mount(f.q, f.base, 1), "watch the tmpfs");
+	r = host_run_as(65534, 65534, setattr_in_own_userns, NULL);
+	if (ok && r == 10) {
+		mfix_teardown(&f, true);
+		return SKIP("no unprivileged user namespaces here");
+	}
+	ok = ok && ASSERT_EQ(r, 0, "50 setattrs in a user's own namespace") &&
+	     collect(f.q, got, &n, N(got)) && ASSERT_EQ(n, 0, "no records here");
+	snprintf(path, sizeof(path), "%s/log", f.hd.dir);
+	log = ok ? fopen(path, "re") : NULL;
+	while (log && fgets(line, sizeof(line), log))
+		reread |= strstr(line, "rereading") != NULL;
+	if (log)
+		fclose(log);
+	ok = ok && ASSERT_TRUE(log, "the daemon's log") &&
+	     ASSERT_TRUE(!reread, "no watched tree reread for them");
 	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
 }

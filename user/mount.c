@@ -124,6 +124,7 @@ struct tab {
 /* A watched mount namespace and its tree. */
 struct view {
 	__u64 ns_id;
+	__u64 ns_ino;			/* its nsfs inode: what hints carry */
 	/* polled: a fanotify group marking the namespace (fanotify rung), or
 	 * its mountinfo, which also pins it (rescan rung) */
 	int fd;
@@ -680,6 +681,25 @@ static void post_unmounts(struct watchq_mount *m, struct tab *t, struct change *
 }
 
 /*
+ * @was (in @o) is @x (in @nw) moved: a new parent, or a new mount point on
+ * the same parent whose own mount point stayed (else it only went along
+ * with a moved ancestor).
+ */
+static bool moved(const struct tab *o, const struct tab *nw, const struct ent *was,
+		  const struct ent *x)
+{
+	const struct ent *po, *pn;
+
+	if (was->parent != x->parent)
+		return true;
+	if (!strcmp(was->point, x->point))
+		return false;
+	po = tab_get(o, x->parent);
+	pn = tab_get(nw, x->parent);
+	return po && pn && !strcmp(po->point, pn->point);
+}
+
+/*
  * Post what turned @o into @nw, then make @o the new tree (@nw is
  * emptied).  Unmounts first; then moves; then new mounts, outermost
  * first; then attribute changes.
@@ -711,12 +731,19 @@ static void diff(struct watchq_mount *m, struct tab *o, struct tab *nw)
 			ch[nc++].x = x;
 	post_unmounts(m, o, ch, nc);
 
+	/* moves, outermost first */
+	nc = 0;
 	tab_for_each(nw, i, x)
-		if ((was = same(o, x)) &&
-		    (was->parent != x->parent || strcmp(was->point, x->point))) {
-			post(m, o, WATCHQ_NOTIFY_MOUNT_MOVE_FROM, was->parent, x->id, 0);
-			post(m, nw, WATCHQ_NOTIFY_MOUNT_MOVE_TO, x->parent, x->id, 0);
+		if ((was = same(o, x)) && moved(o, nw, was, x)) {
+			ch[nc].x = x;
+			ch[nc++].depth = chain_of(nw, x->id, chain);
 		}
+	qsort(ch, nc, sizeof(*ch), by_depth);
+	for (k = 0; k < nc; k++) {
+		was = same(o, ch[k].x);
+		post(m, o, WATCHQ_NOTIFY_MOUNT_MOVE_FROM, was->parent, was->id, 0);
+		post(m, nw, WATCHQ_NOTIFY_MOUNT_MOVE_TO, ch[k].x->parent, was->id, 0);
+	}
 
 	nc = 0;
 	tab_for_each(nw, i, x)
@@ -788,6 +815,8 @@ struct fan_ev {
 	__u64 id;
 };
 
+static void reread_tree(struct watchq_mount *m, __u64 id, bool tree, bool say);
+
 /* @id was attached to @v's tree by process @pid (or, with @move, moved
  * within it). */
 static void fan_attach(struct watchq_mount *m, struct view *v, __u64 id, bool move, __u32 pid)
@@ -808,6 +837,8 @@ static void fan_attach(struct watchq_mount *m, struct view *v, __u64 id, bool mo
 			free(x->point);
 			*x = now;
 			post(m, &v->t, WATCHQ_NOTIFY_MOUNT_MOVE_TO, x->parent, id, 0);
+			/* the mounts below moved along: their points changed */
+			reread_tree(m, id, true, false);
 			return;
 		}
 		post_attrs(m, &v->t, x, &now);
@@ -863,7 +894,9 @@ static void fan_apply(struct watchq_mount *m, struct view *v, const struct fan_e
 static void fan_read(struct watchq_mount *m, struct view *v)
 {
 	char buf[8192] __attribute__((aligned(8)));
-	struct fan_ev ev[8192 / sizeof(struct fanotify_event_metadata)];
+	/* at most one mount each: a metadata header and an info record */
+	struct fan_ev ev[8192 / (sizeof(struct fanotify_event_metadata) +
+				 sizeof(struct wq_fan_info_mnt))];
 	bool overflow = false;
 	ssize_t len;
 
@@ -885,7 +918,7 @@ static void fan_read(struct watchq_mount *m, struct view *v)
 				if (im->hdr.len < sizeof(im->hdr) || p + im->hdr.len > end)
 					break;
 				if (im->hdr.info_type == WQ_FAN_EVENT_INFO_TYPE_MNT &&
-				    im->hdr.len >= sizeof(*im)) {
+				    im->hdr.len >= sizeof(*im) && n < sizeof(ev) / sizeof(ev[0])) {
 					ev[n].mask = (__u32)md->mask;
 					ev[n].pid = (__u32)md->pid;
 					ev[n++].id = im->mnt_id;
@@ -922,24 +955,26 @@ static struct view *view_of(struct watchq_mount *m, __u64 id, struct ent **x)
 	return NULL;
 }
 
-/* Read one known mount again and post what changed. */
-static bool reread(struct watchq_mount *m, struct view *v, struct ent *x)
+/* Read one known mount again and (with @say) post what changed. */
+static bool reread(struct watchq_mount *m, struct view *v, struct ent *x, bool say)
 {
 	struct ent now = { .hnext = x->hnext };
-	bool changed;
+	bool changed = false;
 
 	m->rereads++;
 	if (stat_ent(m, v->ns_id, x->id, &now))
 		return false;		/* gone: its detach is queued */
-	changed = post_attrs(m, &v->t, x, &now);
+	if (say)
+		changed = post_attrs(m, &v->t, x, &now);
 	free(x->point);
 	*x = now;
 	return changed;
 }
 
 /* @id and, with @tree, every mount below it (listmount: the children
- * only, never the whole table), outermost first. */
-static void reread_tree(struct watchq_mount *m, __u64 id, bool tree)
+ * only, never the whole table), outermost first; with @say, posting what
+ * changed, else only taking it in (their mount points after a move). */
+static void reread_tree(struct watchq_mount *m, __u64 id, bool tree, bool say)
 {
 	__u64 *todo, *more, ids[64];
 	size_t head = 0, ntodo = 1, cap = 16;
@@ -957,8 +992,8 @@ static void reread_tree(struct watchq_mount *m, __u64 id, bool tree)
 		__u64 last = 0, cur = todo[head++];
 		long got;
 
-		if ((x = tab_get(&v->t, cur)))
-			reread(m, v, x);
+		if ((x = tab_get(&v->t, cur)) && (say || cur != id))
+			reread(m, v, x, say);
 		if (!tree)
 			break;
 		do {
@@ -989,108 +1024,189 @@ static void reread_sb(struct watchq_mount *m, __u32 major, __u32 minor)
 	for (struct view *v = m->views; v; v = v->next)
 		tab_for_each(&v->t, i, x)
 			if (x->dev_major == major && x->dev_minor == minor)
-				reread(m, v, x);
+				reread(m, v, x, true);
 }
 
 /*
- * The mount the hinted syscall named, as its caller saw it: the path is
- * resolved again from the caller's root, cwd or dfd (/proc/PID/task/TID),
- * as an absolute path below its root so that ".." and symlinks mean what
- * they meant to it.  Fails if the caller is gone or moved meanwhile.
+ * @r's text with its caller's root @root stripped (both as /proc shows
+ * them to the daemon), into @out: the path as the caller sees it.  False
+ * if @r is not below @root.
  */
-static int hint_target(const struct watchq_mount_hint *h, __u64 *mnt_id)
+static bool below_root(const char *r, const char *root, char *out, size_t len)
 {
-	char base[96], path[PATH_MAX + 2 * WATCHQ_MOUNT_HINT_PATH];
-	char rel[WATCHQ_MOUNT_HINT_PATH];
-	struct statx stx;
+	size_t n = strlen(root);
+
+	if (!strcmp(root, "/"))
+		n = 0;
+	else if (strncmp(r, root, n) || (r[n] && r[n] != '/'))
+		return false;
+	snprintf(out, len, "%s", r[n] ? r + n : "/");
+	return true;
+}
+
+/*
+ * The mount the hinted syscall named, as its caller saw it, and its
+ * superblock: the path is resolved again below the caller's root
+ * (/proc/PID/task/TID/root, RESOLVE_IN_ROOT), a relative one after the
+ * caller's cwd or dfd as a path below that root, so that "..", symlinks
+ * and a chroot mean what they meant to it.  O_PATH and statx() only:
+ * nothing is opened for reading.  Fails if the caller is gone or moved.
+ */
+static int hint_target(const struct watchq_mount_hint *h, __u64 *mnt_id, __u32 *major,
+		       __u32 *minor)
+{
+	char proc[96], link[PATH_MAX], rootpath[PATH_MAX];
+	char path[PATH_MAX + WATCHQ_MOUNT_HINT_PATH + 2], rel[WATCHQ_MOUNT_HINT_PATH];
 	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
-	ssize_t n = 0;
-	int root, fd, err = 0;
+	struct statx stx;
+	ssize_t n;
+	int root, fd = -1, err = 0;
 
 	memcpy(rel, h->path, sizeof(rel));
 	rel[sizeof(rel) - 1] = 0;
-	snprintf(base, sizeof(base), "/proc/%u/task/%u/root", h->tgid, h->tid);
-	root = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	snprintf(proc, sizeof(proc), "/proc/%u/task/%u/root", h->tgid, h->tid);
+	root = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return -errno;
-	if (rel[0] != '/') {
-		/* relative: to the cwd or dfd, as a path under the root */
+	if (rel[0] == '/') {
+		fd = (int)syscall(SYS_openat2, root, rel, &how, sizeof(how));
+	} else {
 		if (h->dfd == -100)
-			snprintf(base, sizeof(base), "/proc/%u/task/%u/cwd", h->tgid, h->tid);
+			snprintf(proc, sizeof(proc), "/proc/%u/task/%u/cwd", h->tgid, h->tid);
 		else
-			snprintf(base, sizeof(base), "/proc/%u/fd/%d", h->tgid, h->dfd);
-		n = readlink(base, path, PATH_MAX);
-		if (n <= 0 || path[0] != '/') {
-			close(root);
-			return n < 0 ? -errno : -ENOENT;
+			snprintf(proc, sizeof(proc), "/proc/%u/fd/%d", h->tgid, h->dfd);
+		if (!rel[0]) {
+			/* AT_EMPTY_PATH: the fd itself, no text at all */
+			fd = open(proc, O_PATH | O_CLOEXEC);
+		} else if ((n = readlink(proc, link, sizeof(link) - 1)) > 0 &&
+			   (link[n] = 0, snprintf(proc, sizeof(proc), "/proc/%u/task/%u/root",
+						  h->tgid, h->tid),
+			    (n = readlink(proc, rootpath, sizeof(rootpath) - 1)) > 0) &&
+			   (rootpath[n] = 0, below_root(link, rootpath, path, PATH_MAX))) {
+			snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s", rel);
+			fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+		} else {
+			errno = ENOENT;
 		}
 	}
-	snprintf(path + n, sizeof(path) - (size_t)n, "%s%s", rel[0] && n ? "/" : "", rel);
-	fd = (int)syscall(SYS_openat2, root, path[0] ? path : "/", &how, sizeof(how));
 	if (fd < 0)
 		err = -errno;
 	else if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, WQ_STATX_MNT_ID_UNIQUE, &stx))
 		err = -errno;
 	else if (!(stx.stx_mask & WQ_STATX_MNT_ID_UNIQUE))
 		err = -EOPNOTSUPP;
-	else
+	else {
 		*mnt_id = stx.stx_mnt_id;
+		*major = stx.stx_dev_major;
+		*minor = stx.stx_dev_minor;
+	}
 	if (fd >= 0)
 		close(fd);
 	close(root);
 	return err;
 }
 
+/* The view of the namespace with nsfs inode @ino, if watched. */
+static struct view *view_by_ino(struct watchq_mount *m, __u64 ino)
+{
+	struct view *v;
+
+	for (v = m->views; v && v->ns_ino != ino; v = v->next)
+		;
+	return v;
+}
+
 /*
  * Its caller gone, an absolute path still names the mounts whose mount
- * point it is (mount(8) passes canonical paths): reread those, found by an
- * in-memory pass over the views.  How many there were.
+ * point it is in the caller's namespace @v (mount(8) passes canonical
+ * paths): reread those.  How many there were.
  */
-static size_t reread_point(struct watchq_mount *m, const struct watchq_mount_hint *h)
+static size_t reread_point(struct watchq_mount *m, struct view *v,
+			   const struct watchq_mount_hint *h)
 {
 	size_t i, found = 0;
 	struct ent *x;
 
-	if (h->path[0] != '/' || !memchr(h->path, 0, sizeof(h->path)))
+	if (!v || h->path[0] != '/' || !memchr(h->path, 0, sizeof(h->path)))
 		return 0;
-	for (struct view *v = m->views; v; v = v->next)
-		tab_for_each(&v->t, i, x)
-			if (!strcmp(x->point, h->path)) {
-				found++;
-				if (h->kind == WATCHQ_MOUNT_HINT_ATTR_TREE)
-					reread_tree(m, x->id, true);
-				else if (h->kind == WATCHQ_MOUNT_HINT_SB)
-					reread_sb(m, x->dev_major, x->dev_minor);
-				else
-					reread(m, v, x);
-			}
+	tab_for_each(&v->t, i, x)
+		if (!strcmp(x->point, h->path)) {
+			found++;
+			if (h->kind == WATCHQ_MOUNT_HINT_ATTR_TREE)
+				reread_tree(m, x->id, true, true);
+			else if (h->kind == WATCHQ_MOUNT_HINT_SB)
+				reread_sb(m, x->dev_major, x->dev_minor);
+			else
+				reread(m, v, x, true);
+		}
 	return found;
 }
 
-/* An attribute change, on the fanotify rung: attaches and detaches queued
- * before it first, then a reread of what it named. */
+/*
+ * A superblock was reconfigured where no path can say which: every
+ * superblock in the views is asked once (one statmount of one of its
+ * mounts), and only one whose flags changed has its mounts reread.  Work
+ * grows with the number of superblocks, not of mounts.
+ */
+static void reread_sbs(struct watchq_mount *m)
+{
+	struct { __u32 major, minor; } *seen = NULL, *more;
+	size_t nseen = 0, i, k;
+	struct ent *x, now;
+
+	for (struct view *v = m->views; v; v = v->next)
+		tab_for_each(&v->t, i, x) {
+			for (k = 0; k < nseen; k++)
+				if (seen[k].major == x->dev_major && seen[k].minor == x->dev_minor)
+					break;
+			if (k < nseen || !(more = realloc(seen, (nseen + 1) * sizeof(*seen))))
+				continue;
+			seen = more;
+			seen[nseen].major = x->dev_major;
+			seen[nseen++].minor = x->dev_minor;
+			memset(&now, 0, sizeof(now));
+			if (!stat_ent(m, v->ns_id, x->id, &now) &&
+			    (now.sb_flags & WQ_SB_RDONLY) != (x->sb_flags & WQ_SB_RDONLY))
+				reread_sb(m, x->dev_major, x->dev_minor);
+			free(now.point);
+		}
+	free(seen);
+}
+
+/*
+ * An attribute change (rungs with statmount): attaches and detaches queued
+ * before it first, then a reread of what it named.  A mount's attributes
+ * matter only in a watched namespace: a hint from any other is dropped
+ * before its path is looked at (an unwatched namespace's paths may lead
+ * anywhere, a FUSE server of the caller's own included).  A superblock is
+ * shared across namespaces: from an unwatched one, all the views'
+ * superblocks are asked.
+ */
 static void on_attr_hint(struct watchq_mount *m, const struct watchq_mount_hint *h)
 {
-	struct wq_statmount sm;
+	struct view *v = view_by_ino(m, h->mnt_ns);
+	__u32 major, minor;
 	__u64 id = 0;
 	int err = 0;
 
-	fan_read_all(m);
+	if (m->fanotify)
+		fan_read_all(m);
 	if (h->kind == WATCHQ_MOUNT_HINT_SB_DEV) {
 		reread_sb(m, h->dev >> 20, h->dev & 0xfffff);
-		return;
+		goto out;
 	}
-	err = hint_target(h, &id);
-	if (!err && h->kind == WATCHQ_MOUNT_HINT_SB) {
-		if (sys_statmount(id, 0, WQ_STATMOUNT_SB_BASIC, &sm, sizeof(sm)))
-			err = -errno;
-		else
-			reread_sb(m, sm.sb_dev_major, sm.sb_dev_minor);
-	} else if (!err) {
-		reread_tree(m, id, h->kind == WATCHQ_MOUNT_HINT_ATTR_TREE);
+	if (!v) {
+		if (h->kind == WATCHQ_MOUNT_HINT_SB)
+			reread_sbs(m);
+		goto out;
 	}
-	if (err && !reread_point(m, h)) {
-		/* nothing left to say where: only the whole trees can */
+	err = hint_target(h, &id, &major, &minor);
+	if (!err && h->kind == WATCHQ_MOUNT_HINT_SB)
+		reread_sb(m, major, minor);
+	else if (!err)
+		reread_tree(m, id, h->kind == WATCHQ_MOUNT_HINT_ATTR_TREE, true);
+	if (err && !reread_point(m, v, h)) {
+		/* nothing left to say where: only the whole tree can */
 		m->unresolved++;
 		if (m->o.verbose)
 			fprintf(stderr, "watchq mount: syscall %u by %u: \"%.*s\": %s: rereading the watched trees\n",
@@ -1098,6 +1214,7 @@ static void on_attr_hint(struct watchq_mount *m, const struct watchq_mount_hint 
 				strerror(-err));
 		rescan_all(m);
 	}
+out:
 	end_gone(m);
 }
 
@@ -1119,7 +1236,7 @@ static void on_enter(struct watchq_mount *m, const struct watchq_mount_hint *h)
 	if (!(h->flags & MNT_EXPIRE) || h->path[0] != '/' ||
 	    !memchr(h->path, 0, sizeof(h->path)))
 		return;
-	for (struct view *v = m->views; v; v = v->next)
+	for (struct view *v = view_by_ino(m, h->mnt_ns); v; v = NULL)
 		tab_for_each(&v->t, i, x)
 			if (!strcmp(x->point, h->path) &&
 			    (e = realloc(m->expiring, (m->nexpiring + 1) * sizeof(*e)))) {
@@ -1138,22 +1255,26 @@ void watchq_mount_on_hint(struct watchq_mount *m, const void *data, size_t size)
 	if (m->o.verbose >= 2)
 		fprintf(stderr, "watchq mount: syscall %u by %u: hint %u ret %d \"%.*s\"\n",
 			h->syscall_nr, h->tgid, h->kind, h->ret, (int)sizeof(h->path), h->path);
-	if (!m->views)
-		return;
 	if (h->kind == WATCHQ_MOUNT_HINT_ENTER) {
 		on_enter(m, h);
-	} else if (h->kind == WATCHQ_MOUNT_HINT_TOPOLOGY) {
-		/* what it did first, while it still counts as in flight */
-		if (h->ret >= 0 && !m->fanotify)
-			rescan_all(m);
-		else if (m->fanotify)
-			fan_read_all(m);
-		flight_end(m, h->tgid);
-	} else if (!m->fanotify) {
-		rescan_all(m);
-	} else {
-		on_attr_hint(m, h);
+		return;
 	}
+	if (h->kind == WATCHQ_MOUNT_HINT_TOPOLOGY) {
+		/* what it did first, while it still counts as in flight */
+		if (m->fanotify)
+			fan_read_all(m);
+		else if (h->ret >= 0 && m->views)
+			rescan_all(m);
+		flight_end(m, h->tgid);
+		return;
+	}
+	if (!m->views)
+		return;
+	if (m->rung != RUNG_MOUNTINFO)
+		on_attr_hint(m, h);
+	else if (view_by_ino(m, h->mnt_ns) || h->kind == WATCHQ_MOUNT_HINT_SB ||
+		 h->kind == WATCHQ_MOUNT_HINT_SB_DEV)
+		rescan_all(m);	/* no statmount: nothing smaller to read */
 }
 
 int watchq_mount_poll_fd(const struct watchq_mount *m)
@@ -1284,6 +1405,8 @@ static int view_listen(struct watchq_mount *m, struct view *v, pid_t pid)
 		err = ns_of_pid(pid, m->rung == RUNG_MOUNTINFO, &now);
 	if (!err && now != v->ns_id)
 		err = -EAGAIN;		/* it changed namespace meanwhile */
+	if (!err)
+		err = ns_of_pid(pid, true, &v->ns_ino);
 	if (!err && epoll_ctl(m->epfd, EPOLL_CTL_ADD, v->fd, &ev))
 		err = -errno;
 	return err;
