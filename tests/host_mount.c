@@ -8,6 +8,7 @@
  */
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <stdlib.h>
@@ -773,7 +774,7 @@ static int setattr_in_own_userns(void *arg)
  * nothing: no path of it is resolved, no watched tree reread (its log says
  * each reread).  Not "mount_": the guest's shared daemon keeps no log.
  */
-WATCHQ_TEST(mountns_unwatched_attribute_changes_cost_nothing)
+WATCHQ_TEST(daemon_mount_unwatched_attribute_changes_cost_nothing)
 {
 	struct host_rec got[4];
 	char path[128], line[512];
@@ -800,5 +801,44 @@ WATCHQ_TEST(mountns_unwatched_attribute_changes_cost_nothing)
 		fclose(log);
 	ok = ok && ASSERT_TRUE(log, "the daemon's log") &&
 	     ASSERT_TRUE(!reread, "no watched tree reread for them");
+	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
+}
+
+/*
+ * Hints lost to a full BPF ring buffer (the daemon stopped while a
+ * process floods it with failing umount2 calls, then changes a mount):
+ * the queue's loss flag is set, and the daemon reads the tree again and
+ * posts the change whose hint was lost.  Not "mount_": it stops its own
+ * daemon, which the guest's shared one is not.
+ */
+WATCHQ_TEST(daemon_mount_hints_lost_flag_and_resync)
+{
+	struct host_rec got[4];
+	struct mfix f;
+	__u64 base = 0, a = 0;
+	bool ok;
+	int n = 0;
+
+	HOST_REQUIRE();
+	SETUP(&f, "a");
+	if (f.hd.pid <= 0) {
+		mfix_teardown(&f, true);
+		return SKIP("a shared daemon: not ours to stop");
+	}
+	ok = mount_watched(&f, &base, &a) && ASSERT_OK(kill(f.hd.pid, SIGSTOP), "stop the daemon");
+	/* 304-byte hints, two per call: well past the 256 KiB ring */
+	for (int i = 0; ok && i < 4000; i++)
+		umount2(f.path[0] + 1, 0);	/* relative to /: no mount, EINVAL */
+	ok = ok &&
+	     ASSERT_OK(mount(NULL, f.path[0], NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL),
+		       "remount a ro, its hint lost") &&
+	     ASSERT_OK(kill(f.hd.pid, SIGCONT), "let it go") &&
+	     collect(f.q, got, &n, N(got)) &&
+	     ASSERT_EQ(watchq_lost(f.q), 1, "loss flag set") &&
+	     host_expect("READONLY found by the reread", got, n, (struct host_rec[]){
+			MREC(READONLY, a, 0, 2, RO), MREC(READONLY, a, 0, 1, RO | SUB),
+		 }, 2);
+	if (!ok && f.hd.pid > 0)
+		kill(f.hd.pid, SIGCONT);
 	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
 }

@@ -1277,6 +1277,17 @@ void watchq_mount_on_hint(struct watchq_mount *m, const void *data, size_t size)
 		rescan_all(m);	/* no statmount: nothing smaller to read */
 }
 
+void watchq_mount_resync(struct watchq_mount *m)
+{
+	/* entries whose exit hint may be among the lost */
+	m->nflight = 0;
+	m->nexpiring = 0;
+	if (m->fanotify)
+		fan_read_all(m);
+	if (m->views)
+		rescan_all(m);
+}
+
 int watchq_mount_poll_fd(const struct watchq_mount *m)
 {
 	return m->epfd;

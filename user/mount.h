@@ -62,6 +62,10 @@ void watchq_mount_unwatch(struct watchq_mount *m, __u64 mnt_id);
  * (or, on the rescan rung, every watched tree) and post what changed. */
 void watchq_mount_on_hint(struct watchq_mount *m, const void *data, size_t size);
 
+/* Hints were lost (the BPF ring buffer was full): forget who was in a
+ * mount syscall and read every watched tree again, posting what changed. */
+void watchq_mount_resync(struct watchq_mount *m);
+
 /* An fd to poll (EPOLLIN): some watched namespace changed; then call
  * watchq_mount_poll(), which also takes what is queued without waiting
  * (before answering a sync). */

@@ -432,6 +432,10 @@ static void account_bpf_drops(struct wqd *d, const struct source *s, __u64 *seen
 			c->q->stats.lost += delta;
 		}
 	}
+	/* A lost mount hint leaves the mount source's view behind: after the
+	 * loss flag, it posts what changed meanwhile. */
+	if (s->watch_kind == WATCHQ_WATCH_MOUNT && d->mount)
+		watchq_mount_resync(d->mount);
 }
 
 void wqd_drain(struct wqd *d)
