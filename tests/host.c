@@ -2,10 +2,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -403,4 +405,35 @@ void host_fix_teardown(struct host_fix *f)
 bool host_open_perms(__s32 key)
 {
 	return !host_keyctl(KEYCTL_SETPERM, (unsigned long)key, 0x3f3f3f3f, 0, 0);
+}
+
+/*
+ * unshare(), then every mount private.  In a chroot whose / is no mount
+ * point (a fresh-machine check) "/" cannot be made private; there the
+ * namespace will do if the mount holding /tmp, under which the tests
+ * mount, is not shared (statmount: 6.8+).
+ */
+int host_private_mount_ns(void)
+{
+	struct { __u32 size, fd; __u64 mnt_id, param; } req = {
+		.size = 24, .param = 0x02,		/* STATMOUNT_MNT_BASIC */
+	};
+	struct { __u32 size, opts; __u64 mask; __u32 maj, min; __u64 magic;
+		 __u32 sb_flags, fs_type; __u64 id, parent; __u32 id_old, parent_old;
+		 __u64 attr, propagation, rest[55]; } sm;
+	struct statx stx;
+
+	if (unshare(CLONE_NEWNS))
+		return -errno;
+	if (!mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	if (statx(AT_FDCWD, "/tmp", 0, 0x4000 /* MNT_ID_UNIQUE */, &stx) ||
+	    !(stx.stx_mask & 0x4000))
+		return -EINVAL;
+	req.mnt_id = stx.stx_mnt_id;
+	if (syscall(457 /* statmount */, &req, &sm, sizeof(sm), 0))
+		return -EINVAL;
+	return (sm.propagation & MS_SHARED) ? -EXDEV : 0;
 }

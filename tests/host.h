@@ -47,6 +47,12 @@ __s32 host_new_session(void);
  * exit status (fn's return value), or -1 if it died. */
 int host_run_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg);
 
+/*
+ * A mount namespace of this process's own whose new mounts under /tmp
+ * reach no other namespace: 0, or -errno (a test skips with it).
+ */
+int host_private_mount_ns(void);
+
 /* A record as the tests compare them. */
 struct host_rec {
 	__u32 type, subtype, watch_id, flags;	/* flags: info bits 16-31 */

@@ -72,9 +72,12 @@ static __u64 mnt_id(const char *path)
 /* Private namespace, a tmpfs on a fresh directory, a daemon, a queue. */
 static int mfix_setup(struct mfix *f, const char *const *dirs)
 {
+	int err;
+
 	memset(f, 0, sizeof(*f));
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
-		return SKIP("no private mount namespace: %s", strerror(errno));
+	err = host_private_mount_ns();
+	if (err)
+		return SKIP("no private mount namespace: %s", strerror(-err));
 	snprintf(f->base, sizeof(f->base), "/tmp/watchq-mnt.XXXXXX");
 	if (!mkdtemp(f->base) || mount("wqtest", f->base, "tmpfs", 0, "size=1m"))
 		return TEST_FAIL;
@@ -261,7 +264,7 @@ static int unrelated_watcher(void *arg)
 	char c = 0;
 	int n;
 
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+	if (host_private_mount_ns())
 		return 2;
 	q = watchq_open(NULL, 1);
 	if (!q || watchq_watch_mount(q, u->base, 9))
@@ -438,7 +441,7 @@ static int foreign_watcher(void *arg)
 	char path[64];
 	struct watchq *q;
 
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+	if (host_private_mount_ns())
 		return 2;
 	q = watchq_open(NULL, 1);
 	if (!q)

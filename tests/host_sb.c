@@ -34,8 +34,8 @@ WATCHQ_TEST(sb_remount_ro_rw_and_enospc)
 	ssize_t w = 0;
 
 	HOST_REQUIRE();
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
-		return SKIP("no private mount namespace: %s", strerror(errno));
+	if ((n = host_private_mount_ns()))
+		return SKIP("no private mount namespace: %s", strerror(-n));
 	if (!mkdtemp(dir) || mount("wqsb", dir, "tmpfs", 0, "size=64k"))
 		return TEST_FAIL;
 	snprintf(file, sizeof(file), "%s/f", dir);

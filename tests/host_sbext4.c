@@ -95,6 +95,7 @@ static int ext4_prepare(struct ext4 *e, const char *image, const char *mkfs_args
 			const char *size)
 {
 	char prebuilt[256] = "";
+	int r;
 
 	memset(e, 0, sizeof(*e));
 	if (image) {
@@ -108,8 +109,8 @@ static int ext4_prepare(struct ext4 *e, const char *image, const char *mkfs_args
 		return SKIP("no loop devices in this kernel");
 	if (access("/proc/fs/ext4", F_OK) && system("modprobe ext4 2>/dev/null"))
 		return SKIP("no ext4 in this kernel");
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
-		return SKIP("no private mount namespace: %s", strerror(errno));
+	if ((r = host_private_mount_ns()))
+		return SKIP("no private mount namespace: %s", strerror(-r));
 	snprintf(e->dir, sizeof(e->dir), "/tmp/watchq-ext4.XXXXXX");
 	if (!mkdtemp(e->dir)) {
 		e->dir[0] = 0;
