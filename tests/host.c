@@ -407,11 +407,34 @@ bool host_open_perms(__s32 key)
 	return !host_keyctl(KEYCTL_SETPERM, (unsigned long)key, 0x3f3f3f3f, 0, 0);
 }
 
+/* Each mount this process can see made private, one by one. */
+static int private_each(void)
+{
+	char *line = NULL, *save, *point;
+	size_t cap = 0;
+	int err = 0, i;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return -errno;
+	while (!err && getline(&line, &cap, f) > 0) {
+		point = strtok_r(line, " ", &save);
+		for (i = 0; point && i < 4; i++)
+			point = strtok_r(NULL, " ", &save);
+		/* mountinfo escapes spaces: a point with one is not ours */
+		if (point && !strchr(point, '\\') && mount(NULL, point, NULL, MS_PRIVATE, NULL))
+			err = -errno;
+	}
+	free(line);
+	fclose(f);
+	return err;
+}
+
 /*
  * unshare(), then every mount private.  In a chroot whose / is no mount
- * point (a fresh-machine check) "/" cannot be made private; there the
- * namespace will do if the mount holding /tmp, under which the tests
- * mount, is not shared (statmount: 6.8+).
+ * point (a fresh-machine check) "/" cannot be made private: there each
+ * mount it can see is, and the one holding them all, which it cannot see
+ * nor change, must not be shared (statmount: 6.8+).
  */
 int host_private_mount_ns(void)
 {
@@ -429,11 +452,13 @@ int host_private_mount_ns(void)
 		return 0;
 	if (errno != EINVAL)
 		return -errno;
-	if (statx(AT_FDCWD, "/tmp", 0, 0x4000 /* MNT_ID_UNIQUE */, &stx) ||
+	if (statx(AT_FDCWD, "/", 0, 0x4000 /* MNT_ID_UNIQUE */, &stx) ||
 	    !(stx.stx_mask & 0x4000))
 		return -EINVAL;
 	req.mnt_id = stx.stx_mnt_id;
 	if (syscall(457 /* statmount */, &req, &sm, sizeof(sm), 0))
 		return -EINVAL;
-	return (sm.propagation & MS_SHARED) ? -EXDEV : 0;
+	if (sm.propagation & MS_SHARED)
+		return -EXDEV;
+	return private_each();
 }

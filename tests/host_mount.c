@@ -136,28 +136,60 @@ static bool collect(struct watchq *q, struct host_rec *got, int *n, int max)
 WATCHQ_TEST(mount_new_bind_umount)
 {
 	struct host_rec got[16];
+	char ap[160], bp[160];
 	struct mfix f;
-	__u64 base, root, a, b;
+	__u64 base, o, a, b;
 	bool ok;
 	int n = 0;
 
 	HOST_REQUIRE();
-	SETUP(&f, "a", "b");
+	SETUP(&f, "o");
 	base = mnt_id(f.base);
-	root = mnt_id("/");
-	ok = ASSERT_OK(watchq_watch_mount(f.q, f.base, 1), "watch the tmpfs") &&
-	     ASSERT_OK(watchq_watch_mount(f.q, "/", 2), "watch /") &&
-	     ASSERT_TRUE(base && root && base != root, "mount ids") &&
-	     STEP(mount("wqa", f.path[0], "tmpfs", MS_RDONLY, NULL), "mount ro tmpfs") &&
-	     ASSERT_TRUE((a = mnt_id(f.path[0])) != base, "a's id") &&
-	     STEP(mount(f.path[0], f.path[1], NULL, MS_BIND, NULL), "bind a on b") &&
-	     ASSERT_TRUE((b = mnt_id(f.path[1])) != a, "b's id") &&
-	     STEP(umount2(f.path[1], 0), "umount b") &&
+	snprintf(ap, sizeof(ap), "%s/a", f.path[0]);
+	snprintf(bp, sizeof(bp), "%s/b", f.path[0]);
+	ok = ASSERT_OK(mount("wqo", f.path[0], "tmpfs", 0, NULL), "mount o") &&
+	     ASSERT_TRUE((o = mnt_id(f.path[0])) && o != base, "o's id") &&
+	     ASSERT_OK(mkdir(ap, 0755) | mkdir(bp, 0755), "mkdir o/a o/b") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, f.path[0], 1), "watch o") &&
+	     ASSERT_OK(watchq_watch_mount(f.q, f.base, 2), "watch the tmpfs o is on") &&
+	     STEP(mount("wqa", ap, "tmpfs", MS_RDONLY, NULL), "mount ro tmpfs") &&
+	     ASSERT_TRUE((a = mnt_id(ap)) != o, "a's id") &&
+	     STEP(mount(ap, bp, NULL, MS_BIND, NULL), "bind a on b") &&
+	     ASSERT_TRUE((b = mnt_id(bp)) != a, "b's id") &&
+	     STEP(umount2(bp, 0), "umount b") &&
 	     host_expect("new, bind, umount", got, n, (struct host_rec[]){
-			MREC(NEW_MOUNT, base, a, 1, RO), MREC(NEW_MOUNT, base, a, 2, RO | SUB),
-			MREC(NEW_MOUNT, base, b, 1, RO), MREC(NEW_MOUNT, base, b, 2, RO | SUB),
-			MREC(UNMOUNT, base, b, 1, 0), MREC(UNMOUNT, base, b, 2, SUB),
+			MREC(NEW_MOUNT, o, a, 1, RO), MREC(NEW_MOUNT, o, a, 2, RO | SUB),
+			MREC(NEW_MOUNT, o, b, 1, RO), MREC(NEW_MOUNT, o, b, 2, RO | SUB),
+			MREC(UNMOUNT, o, b, 1, 0), MREC(UNMOUNT, o, b, 2, SUB),
 		 }, 6);
+	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
+}
+
+/* A watch on / (watchq mount:/) gets every change in the namespace, with
+ * IN_SUBTREE. */
+WATCHQ_TEST(mount_watch_root)
+{
+	struct host_rec got[4];
+	struct statx stx;
+	struct mfix f;
+	__u64 base, a = 0;
+	bool ok;
+	int n = 0;
+
+	HOST_REQUIRE();
+	SETUP(&f, "a");
+	if (statx(AT_FDCWD, "/", 0, 0, &stx) || !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) ||
+	    !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT)) {
+		mfix_teardown(&f, true);
+		return SKIP("/ is no mount's root here (a chroot): its mount is not the daemon's to see");
+	}
+	base = mnt_id(f.base);
+	ok = ASSERT_OK(watchq_watch_mount(f.q, "/", 3), "watch /") &&
+	     STEP(mount("wqa", f.path[0], "tmpfs", 0, NULL), "mount a") &&
+	     ASSERT_TRUE((a = mnt_id(f.path[0])) != base, "a's id") &&
+	     host_expect("NEW_MOUNT, below /", got, n, (struct host_rec[]){
+			MREC(NEW_MOUNT, base, a, 3, SUB),
+		 }, 1);
 	return mfix_teardown(&f, ok) ? TEST_PASS : TEST_FAIL;
 }
 
