@@ -42,16 +42,6 @@ struct {
 	__type(value, __u8);
 } posted_parents SEC(".maps");
 
-/* The kernel's dev_t (major << 20 | minor) in the encoding stat() gives
- * (glibc's makedev), which is what the ABI and the CLI mean by dev_t. */
-static __always_inline __u64 user_dev(__u32 kdev)
-{
-	__u64 major = kdev >> 20, minor = kdev & 0xfffff;
-
-	return ((major & 0xfffff000ULL) << 32) | ((major & 0xfff) << 8) |
-	       ((minor & 0xffffff00ULL) << 12) | (minor & 0xff);
-}
-
 static __always_inline void emit_block(__u32 subtype, __u32 kdev, __u64 sector,
 				       __u32 flags)
 {
@@ -62,7 +52,7 @@ static __always_inline void emit_block(__u32 subtype, __u32 kdev, __u64 sector,
 	if (!watchq_subtype_passes(subtype))
 		return;
 	watchq_set_header(&n.watch, WATCHQ_TYPE_BLOCK_NOTIFY, subtype, 3, flags);
-	n.dev = user_dev(kdev);
+	n.dev = watchq_user_dev(kdev);
 	n.sector = sector;
 	watchq_emit(&n, sizeof(n));
 }

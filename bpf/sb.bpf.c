@@ -31,15 +31,6 @@ struct {
 	__type(value, __u8);
 } watched_sbs SEC(".maps");
 
-/* The kernel's dev_t in stat()'s encoding (as bpf/block.bpf.c). */
-static __always_inline __u64 user_dev(__u32 kdev)
-{
-	__u64 major = kdev >> 20, minor = kdev & 0xfffff;
-
-	return ((major & 0xfffff000ULL) << 32) | ((major & 0xfff) << 8) |
-	       ((minor & 0xffffff00ULL) << 12) | (minor & 0xff);
-}
-
 static __always_inline void emit_sb(__u32 kdev, __u32 subtype, __u32 err)
 {
 	struct watchq_superblock_error_notification n = {};
@@ -48,7 +39,7 @@ static __always_inline void emit_sb(__u32 kdev, __u32 subtype, __u32 err)
 	if (!watchq_subtype_passes(subtype))
 		return;
 	watchq_set_header(&n.s.watch, WATCHQ_TYPE_SB_NOTIFY, subtype, slots, 0);
-	n.s.sb_id = user_dev(kdev);
+	n.s.sb_id = watchq_user_dev(kdev);
 	n.error_number = err;
 	if (slots == 3)
 		watchq_emit(&n, 24);
@@ -62,7 +53,7 @@ static __always_inline void emit_hint(__u32 kdev, __u32 flags)
 
 	h.type_subtype = WATCHQ_TYPE_SB_NOTIFY | (WATCHQ_SB_HINT << 24);
 	h.info = WATCHQ_INFO(2, 0, flags);
-	h.sb_id = kdev ? user_dev(kdev) : 0;
+	h.sb_id = kdev ? watchq_user_dev(kdev) : 0;
 	watchq_emit(&h, sizeof(h));
 }
 

@@ -72,4 +72,14 @@ static __always_inline int watchq_emit(const void *rec, __u64 size)
 	return (int)err;
 }
 
+/* The kernel's dev_t (major << 20 | minor) in the encoding stat() gives
+ * (glibc's makedev), which is what the ABI and the CLI mean by dev_t. */
+static __always_inline __u64 watchq_user_dev(__u32 kdev)
+{
+	__u64 major = kdev >> 20, minor = kdev & 0xfffff;
+
+	return ((major & 0xfffff000ULL) << 32) | ((major & 0xfff) << 8) |
+	       ((minor & 0xffffff00ULL) << 12) | (minor & 0xff);
+}
+
 #endif /* WATCHQ_BPF_H */
