@@ -51,14 +51,6 @@ static const struct {
 };
 #define NR_STATUSES (sizeof(statuses) / sizeof(statuses[0]))
 
-static bool tracepoint_exists(const char *name)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/block/%s", name);
-	return !access(path, F_OK);
-}
-
 /* The raw-status table, from blk_errors[] as the kernel has it. */
 static int read_status_table(struct watchq_block *b)
 {
@@ -156,7 +148,7 @@ int watchq_block_open(struct watchq_block **out, const struct watchq_block_opts 
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	b->rq_error = tracepoint_exists("block_rq_error");
+	b->rq_error = watchq_tracepoint_exists("block/block_rq_error");
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
 
 	err = -EPERM;

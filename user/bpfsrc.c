@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 
 #include "bpfsrc.h"
@@ -114,4 +115,12 @@ int watchq_quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	(void)fmt;
 	(void)ap;
 	return 0;
+}
+
+bool watchq_tracepoint_exists(const char *event)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s", event);
+	return !access(path, F_OK);
 }

@@ -22,6 +22,10 @@ int watchq_kallsyms_range(const char *name, bool clones, __u64 *lo, __u64 *hi);
 /* The address of any symbol (data needs CONFIG_KALLSYMS_ALL), or 0. */
 __u64 watchq_kallsyms_addr(const char *name);
 
+/* Whether tracefs has the tracepoint @event ("category/name", as in a
+ * tracepoint program's section name). */
+bool watchq_tracepoint_exists(const char *event);
+
 /* The sum over CPUs of entry 0 of a per-CPU __u64 array (drop counters). */
 __u64 watchq_percpu_sum(const struct bpf_map *map);
 

@@ -1496,16 +1496,6 @@ void watchq_mount_unwatch(struct watchq_mount *m, __u64 mnt_id)
 	set_on(m);
 }
 
-/* @prog is "watchq_mount_{enter,exit}_SYSCALL": does its tracepoint exist? */
-static bool tracepoint_exists(const char *prog)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/syscalls/sys_%s",
-		 prog + strlen("watchq_mount_"));
-	return !access(path, F_OK);
-}
-
 /* listmount() and statmount() (6.8) take a namespace by id (6.11). */
 static bool lists_namespaces(void)
 {
@@ -1551,7 +1541,8 @@ int watchq_mount_open(struct watchq_mount **out, const struct watchq_mount_opts 
 	}
 	/* A syscall this kernel lacks (fsconfig before 5.2, ...) is not hinted. */
 	bpf_object__for_each_program(prog, m->skel->obj)
-		bpf_program__set_autoload(prog, tracepoint_exists(bpf_program__name(prog)));
+		bpf_program__set_autoload(prog, watchq_tracepoint_exists(
+			bpf_program__section_name(prog) + strlen("tracepoint/")));
 	err = mount_bpf__load(m->skel);
 	if (!err)
 		err = mount_bpf__attach(m->skel);
@@ -1631,8 +1622,8 @@ void watchq_mount_describe(const struct watchq_mount *m, FILE *f)
 		fprintf(f, "fanotify FAN_MNT_ATTACH/DETACH per watched namespace; ");
 	fprintf(f, "hints: tracepoint syscalls/sys_exit_{");
 	for (size_t i = 0, first = 1; i < sizeof(hint_syscalls) / sizeof(hint_syscalls[0]); i++) {
-		snprintf(prog, sizeof(prog), "watchq_mount_exit_%s", hint_syscalls[i]);
-		if (tracepoint_exists(prog)) {
+		snprintf(prog, sizeof(prog), "syscalls/sys_exit_%s", hint_syscalls[i]);
+		if (watchq_tracepoint_exists(prog)) {
 			fprintf(f, "%s%s", first ? "" : ",", hint_syscalls[i]);
 			first = 0;
 		}

@@ -453,14 +453,6 @@ bool watchq_sb_accept(struct watchq_sb *s, const void *data, size_t size)
 	return false;
 }
 
-static bool tracepoint_exists(const char *name)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s", name);
-	return !access(path, F_OK);
-}
-
 int watchq_sb_open(struct watchq_sb **out, const struct watchq_sb_opts *o)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
@@ -496,7 +488,7 @@ int watchq_sb_open(struct watchq_sb **out, const struct watchq_sb_opts *o)
 	bpf_object__for_each_program(prog, s->skel->obj) {
 		const char *sec = bpf_program__section_name(prog) + strlen("tracepoint/");
 
-		bpf_program__set_autoload(prog, tracepoint_exists(sec));
+		bpf_program__set_autoload(prog, watchq_tracepoint_exists(sec));
 	}
 	err = sb_bpf__load(s->skel);
 	if (!err)
