@@ -38,15 +38,15 @@ UNIT_DEPS := $(CORE_SRCS) user/names.c
 TEST_HDRS := tests/test.h
 USER_HDRS := $(CORE_HDRS) user/proto.h user/names.h user/daemon.h user/keys.h user/compat.h \
 	     user/block.h user/bpfsrc.h bpf/block.h user/mount.h bpf/mount.h \
-	     user/sb.h bpf/sb.h include/watchq.h
+	     user/sb.h bpf/sb.h user/fan.h include/watchq.h
 
 # The library: static, and shared with only its API exported.
 LIB_SRCS := user/lib.c $(CORE_SRCS)
 LIB_SONAME := libwatchq.so.1
 LIB_VERSION := 1.0.0
 DAEMON_SRCS := user/watchqd.c user/server.c user/queue.c user/keys.c \
-	       user/block.c user/mount.c user/sb.c user/bpfsrc.c user/names.c \
-	       $(CORE_SRCS)
+	       user/block.c user/mount.c user/sb.c user/bpfsrc.c user/fan.c \
+	       user/names.c $(CORE_SRCS)
 CLI_SRCS := user/watchq.c user/names.c
 # keyutils' pipe ABI over watchq, for LD_PRELOAD (only its interposers exported).
 COMPAT_SRCS := user/compat.c user/compat_pump.c

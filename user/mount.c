@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/fanotify.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -37,6 +36,7 @@
 #include "watchq_abi.h"
 #include "../bpf/mount.h"
 #include "bpfsrc.h"
+#include "fan.h"
 #include "mount.h"
 #include "mount.skel.h"
 
@@ -158,6 +158,9 @@ struct watchq_mount {
 	/* mounts an umount2(MNT_EXPIRE) in flight names: EXPIRY if they go */
 	struct expiring { __u64 id; __u32 tgid; } *expiring;
 	size_t nexpiring;
+	struct fan_ev *ev;		/* fanotify's events, one drain's worth */
+	size_t nev, ev_cap;
+	bool ev_lost;			/* ... and whether all of them fit */
 	__u64 rescans, rereads, unresolved;
 };
 
@@ -797,19 +800,6 @@ static void rescan_all(struct watchq_mount *m)
 
 /* ---- the fanotify rung: one change at a time ------------------------- */
 
-/* uapi of 6.15+ (fanotify mount events), absent from Debian 12's headers */
-#define WQ_FAN_MNT_ATTACH	0x01000000U
-#define WQ_FAN_MNT_DETACH	0x02000000U
-#define WQ_FAN_Q_OVERFLOW	0x00004000U
-#define WQ_FAN_REPORT_MNT	0x00004000U
-#define WQ_FAN_MARK_MNTNS	0x00000110U
-#define WQ_FAN_EVENT_INFO_TYPE_MNT 7
-
-struct wq_fan_info_mnt {
-	struct fanotify_event_info_header hdr;
-	__u64 mnt_id;
-};
-
 struct fan_ev {
 	__u32 mask, pid;
 	__u64 id;
@@ -871,16 +861,16 @@ static void fan_attach(struct watchq_mount *m, struct view *v, __u64 id, bool mo
  */
 static void fan_apply(struct watchq_mount *m, struct view *v, const struct fan_ev *ev, size_t n)
 {
-	struct change ch[256];
+	struct change *ch = calloc(n + 1, sizeof(*ch));
 	size_t i = 0, nc;
 
-	while (i < n) {
+	while (ch && i < n) {
 		if (ev[i].mask & WQ_FAN_MNT_ATTACH) {
 			fan_attach(m, v, ev[i].id, ev[i].mask & WQ_FAN_MNT_DETACH, ev[i].pid);
 			i++;
 			continue;
 		}
-		for (nc = 0; i < n && nc < 256 && !(ev[i].mask & WQ_FAN_MNT_ATTACH); i++) {
+		for (nc = 0; i < n && !(ev[i].mask & WQ_FAN_MNT_ATTACH); i++) {
 			struct ent *x = tab_get(&v->t, ev[i].id);
 
 			if (x)
@@ -888,49 +878,46 @@ static void fan_apply(struct watchq_mount *m, struct view *v, const struct fan_e
 		}
 		post_unmounts(m, &v->t, ch, nc);
 	}
+	free(ch);
 }
 
-/* Read @v's queued events; a queue that overflowed costs one rescan. */
+/* One event's mount, kept for fan_apply(). */
+static void fan_collect(void *ctx, const struct fanotify_event_metadata *md,
+			const struct fanotify_event_info_header *info)
+{
+	const struct wq_fan_info_mnt *im = (const void *)info;
+	struct watchq_mount *m = ctx;
+	struct fan_ev *ev;
+
+	if (info->info_type != WQ_FAN_EVENT_INFO_TYPE_MNT || info->len < sizeof(*im))
+		return;
+	if (m->nev == m->ev_cap) {
+		ev = realloc(m->ev, (m->ev_cap * 2 + 64) * sizeof(*ev));
+		if (!ev) {
+			m->ev_lost = true;	/* a reread will say */
+			return;
+		}
+		m->ev = ev;
+		m->ev_cap = m->ev_cap * 2 + 64;
+	}
+	m->ev[m->nev].mask = (__u32)md->mask;
+	m->ev[m->nev].pid = (__u32)md->pid;
+	m->ev[m->nev++].id = im->mnt_id;
+}
+
+/* Read @v's queued events, all of them before any is applied (a detach
+ * run stays one run); a queue that overflowed costs one rescan. */
 static void fan_read(struct watchq_mount *m, struct view *v)
 {
-	char buf[8192] __attribute__((aligned(8)));
-	/* at most one mount each: a metadata header and an info record */
-	struct fan_ev ev[8192 / (sizeof(struct fanotify_event_metadata) +
-				 sizeof(struct wq_fan_info_mnt))];
-	bool overflow = false;
-	ssize_t len;
+	bool lost;
 
-	while ((len = read(v->fd, buf, sizeof(buf))) > 0) {
-		const struct fanotify_event_metadata *md = (const void *)buf;
-		size_t n = 0;
-
-		for (; FAN_EVENT_OK(md, len); md = FAN_EVENT_NEXT(md, len)) {
-			const char *p = (const char *)md + md->metadata_len;
-			const char *end = (const char *)md + md->event_len;
-
-			if (md->vers != FANOTIFY_METADATA_VERSION)
-				continue;
-			if (md->mask & WQ_FAN_Q_OVERFLOW)
-				overflow = true;
-			while (p + sizeof(struct fanotify_event_info_header) <= end) {
-				const struct wq_fan_info_mnt *im = (const void *)p;
-
-				if (im->hdr.len < sizeof(im->hdr) || p + im->hdr.len > end)
-					break;
-				if (im->hdr.info_type == WQ_FAN_EVENT_INFO_TYPE_MNT &&
-				    im->hdr.len >= sizeof(*im) && n < sizeof(ev) / sizeof(ev[0])) {
-					ev[n].mask = (__u32)md->mask;
-					ev[n].pid = (__u32)md->pid;
-					ev[n++].id = im->mnt_id;
-				}
-				p += im->hdr.len;
-			}
-		}
-		fan_apply(m, v, ev, n);
-	}
-	if (overflow) {
+	m->nev = 0;
+	m->ev_lost = false;
+	lost = watchq_fan_drain(v->fd, fan_collect, m) | m->ev_lost;
+	fan_apply(m, v, m->ev, m->nev);
+	if (lost) {
 		if (m->o.verbose)
-			fprintf(stderr, "watchq mount: namespace %llu: event queue overflowed: rereading it\n",
+			fprintf(stderr, "watchq mount: namespace %llu: events lost: rereading it\n",
 				(unsigned long long)v->ns_id);
 		m->rescans++;
 		rescan(m, v);
@@ -1589,6 +1576,7 @@ void watchq_mount_close(struct watchq_mount *m)
 	free(m->gone);
 	free(m->flight);
 	free(m->expiring);
+	free(m->ev);
 	free(m);
 }
 

@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
-#include <sys/fanotify.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -27,6 +26,7 @@
 #include "watchq_abi.h"
 #include "../bpf/sb.h"
 #include "bpfsrc.h"
+#include "fan.h"
 #include "mount.h"
 #include "sb.h"
 #include "sb.skel.h"
@@ -56,16 +56,6 @@ struct watchq_sb {
 	struct swatch *watches;
 	int epfd;			/* the watches' fanotify fds and the timer */
 	int tfd;			/* ticks while some watch waits (above) */
-};
-
-/* uapi of 5.16+ (filesystem error events), absent from older headers */
-#define WQ_FAN_FS_ERROR		0x00008000U
-#define WQ_FAN_EVENT_INFO_TYPE_ERROR 5
-
-struct wq_fan_info_error {
-	struct fanotify_event_info_header hdr;
-	__s32 error;
-	__u32 error_count;
 };
 
 int watchq_sb_resolve(int fd, __u64 *sb_id)
@@ -276,41 +266,38 @@ static void ext4_error(struct watchq_sb *s, struct swatch *w)
 	arm(s);
 }
 
-/* @w's fanotify group: each FAN_FS_ERROR with the errno the filesystem
- * reported (error_count says how many it folded into one event). */
+struct fan_ctx {
+	struct watchq_sb *s;
+	struct swatch *w;
+};
+
+/* A FAN_FS_ERROR: the errno the filesystem reported (error_count says how
+ * many it folded into the one event). */
+static void fan_error(void *ctx, const struct fanotify_event_metadata *md,
+		      const struct fanotify_event_info_header *info)
+{
+	const struct wq_fan_info_error *ie = (const void *)info;
+	struct fan_ctx *c = ctx;
+
+	if (!(md->mask & WQ_FAN_FS_ERROR) || info->info_type != WQ_FAN_EVENT_INFO_TYPE_ERROR ||
+	    info->len < sizeof(*ie))
+		return;
+	if (c->s->o.verbose >= 2)
+		fprintf(stderr, "watchq sb: %u:%u: fanotify: error %d (x%u)\n",
+			major(c->w->sb_id), minor(c->w->sb_id), ie->error, ie->error_count);
+	post_error(c->s, c->w, ie->error > 0 ? (__u32)ie->error : EUCLEAN);
+	if (c->w->ext4[0])
+		c->w->errors = ext4_long(c->w, "errors_count");
+}
+
+/* @w's fanotify group.  Its queue cannot overflow: the kernel keeps one
+ * error event per mark and counts further errors into it. */
 static void fan_read(struct watchq_sb *s, struct swatch *w)
 {
-	char buf[4096] __attribute__((aligned(8)));
-	ssize_t len;
+	struct fan_ctx c = { s, w };
 
-	while (w->fan >= 0 && (len = read(w->fan, buf, sizeof(buf))) > 0) {
-		const struct fanotify_event_metadata *md = (const void *)buf;
-
-		for (; FAN_EVENT_OK(md, len); md = FAN_EVENT_NEXT(md, len)) {
-			const char *p = (const char *)md + md->metadata_len;
-			const char *end = (const char *)md + md->event_len;
-
-			if (md->vers != FANOTIFY_METADATA_VERSION || !(md->mask & WQ_FAN_FS_ERROR))
-				continue;
-			while (p + sizeof(struct fanotify_event_info_header) <= end) {
-				const struct wq_fan_info_error *ie = (const void *)p;
-
-				if (ie->hdr.len < sizeof(ie->hdr) || p + ie->hdr.len > end)
-					break;
-				if (ie->hdr.info_type == WQ_FAN_EVENT_INFO_TYPE_ERROR &&
-				    ie->hdr.len >= sizeof(*ie)) {
-					if (s->o.verbose >= 2)
-						fprintf(stderr, "watchq sb: %u:%u: fanotify: error %d (x%u)\n",
-							major(w->sb_id), minor(w->sb_id),
-							ie->error, ie->error_count);
-					post_error(s, w, ie->error > 0 ? (__u32)ie->error : EUCLEAN);
-					if (w->ext4[0])
-						w->errors = ext4_long(w, "errors_count");
-				}
-				p += ie->hdr.len;
-			}
-		}
-	}
+	if (w->fan >= 0)
+		watchq_fan_drain(w->fan, fan_error, &c);
 }
 
 /* The filesystem's own error reports, where fanotify has them (5.16+) and
