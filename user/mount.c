@@ -144,7 +144,6 @@ struct watchq_mount {
 	struct mount_bpf *skel;
 	struct watchq_mount_opts o;
 	enum { RUNG_FANOTIFY, RUNG_STATMOUNT, RUNG_MOUNTINFO } rung;
-	bool fanotify;			/* rung == RUNG_FANOTIFY: per-change */
 	int epfd;
 	struct view *views;
 	struct mwatch *watches;
@@ -1176,7 +1175,7 @@ static void on_attr_hint(struct watchq_mount *m, const struct watchq_mount_hint 
 	__u64 id = 0;
 	int err = 0;
 
-	if (m->fanotify)
+	if (m->rung == RUNG_FANOTIFY)
 		fan_read_all(m);
 	if (h->kind == WATCHQ_MOUNT_HINT_SB_DEV) {
 		reread_sb(m, h->dev >> 20, h->dev & 0xfffff);
@@ -1248,7 +1247,7 @@ void watchq_mount_on_hint(struct watchq_mount *m, const void *data, size_t size)
 	}
 	if (h->kind == WATCHQ_MOUNT_HINT_TOPOLOGY) {
 		/* what it did first, while it still counts as in flight */
-		if (m->fanotify)
+		if (m->rung == RUNG_FANOTIFY)
 			fan_read_all(m);
 		else if (h->ret >= 0 && m->views)
 			rescan_all(m);
@@ -1269,7 +1268,7 @@ void watchq_mount_resync(struct watchq_mount *m)
 	/* entries whose exit hint may be among the lost */
 	m->nflight = 0;
 	m->nexpiring = 0;
-	if (m->fanotify)
+	if (m->rung == RUNG_FANOTIFY)
 		fan_read_all(m);
 	if (m->views)
 		rescan_all(m);
@@ -1286,7 +1285,7 @@ void watchq_mount_poll(struct watchq_mount *m)
 
 	if (epoll_wait(m->epfd, ev, 16, 0) <= 0)
 		return;
-	if (m->fanotify)
+	if (m->rung == RUNG_FANOTIFY)
 		fan_read_all(m);
 	else
 		rescan_all(m);	/* polling mountinfo consumes its event */
@@ -1378,12 +1377,13 @@ static void set_on(struct watchq_mount *m)
  */
 static int view_listen(struct watchq_mount *m, struct view *v, pid_t pid)
 {
-	struct epoll_event ev = { .events = m->fanotify ? EPOLLIN : EPOLLPRI, .data.ptr = v };
+	bool fan = m->rung == RUNG_FANOTIFY;
+	struct epoll_event ev = { .events = fan ? EPOLLIN : EPOLLPRI, .data.ptr = v };
 	char path[64];
 	__u64 now;
 	int nsfd, err = 0;
 
-	if (m->fanotify) {
+	if (fan) {
 		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
 		v->fd = fanotify_init(WQ_FAN_REPORT_MNT | FAN_NONBLOCK | FAN_CLOEXEC, O_RDONLY);
 		nsfd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1543,7 +1543,6 @@ int watchq_mount_open(struct watchq_mount **out, const struct watchq_mount_opts 
 		m->rung = RUNG_FANOTIFY;
 	else
 		m->rung = RUNG_STATMOUNT;
-	m->fanotify = m->rung == RUNG_FANOTIFY;
 	if (o->verbose)
 		fprintf(stderr, "watchq mount: %s rung loaded\n", watchq_mount_rung(m));
 	*out = m;
@@ -1603,10 +1602,11 @@ const char *watchq_mount_rung(const struct watchq_mount *m)
 
 void watchq_mount_describe(const struct watchq_mount *m, FILE *f)
 {
+	bool fan = m->rung == RUNG_FANOTIFY;
 	char prog[64];
 
 	fprintf(f, "mount: %s rung (", watchq_mount_rung(m));
-	if (m->fanotify)
+	if (fan)
 		fprintf(f, "fanotify FAN_MNT_ATTACH/DETACH per watched namespace; ");
 	fprintf(f, "hints: tracepoint syscalls/sys_exit_{");
 	for (size_t i = 0, first = 1; i < sizeof(hint_syscalls) / sizeof(hint_syscalls[0]); i++) {
@@ -1616,8 +1616,8 @@ void watchq_mount_describe(const struct watchq_mount *m, FILE *f)
 			first = 0;
 		}
 	}
-	fprintf(f, "}%s)\n", m->fanotify ? "" : "; poll() on each watched namespace's mountinfo");
-	if (m->fanotify)
+	fprintf(f, "}%s)\n", fan ? "" : "; poll() on each watched namespace's mountinfo");
+	if (fan)
 		fprintf(f,
 			"  per change: an attach, detach or move costs one statmount() of that\n"
 			"    mount; an attribute change rereads the mount its syscall named (the\n"
@@ -1656,16 +1656,16 @@ void watchq_mount_describe(const struct watchq_mount *m, FILE *f)
 		"  attributes are read when the daemon handles the change: a change undone\n"
 		"    before then is not seen, and %s\n"
 		"  a rename of a directory holding a mount point %s\n",
-		m->fanotify ? ", automounts" :
+		fan ? ", automounts" :
 			      "; automounts, and unmounts by expiry, only\n"
 			      "    when another change makes it reread the tree (no syscall hints them,\n"
 			      "    and mountinfo's poll() does not fire for them)",
-		m->fanotify ? "an attach by a process in no mount syscall (an automount;\n"
+		fan ? "an attach by a process in no mount syscall (an automount;\n"
 			      "    one its process triggered just before a mount syscall of its own\n"
 			      "    may go unflagged)"
 			    : "never set (a reread cannot say who made a mount)",
-		m->fanotify ? "a mount gone before its attach is read is\n"
+		fan ? "a mount gone before its attach is read is\n"
 			      "    not reported (its parent can no longer be asked)"
 			    : "a mount and its unmount between two\n    rereads are never seen",
-		m->fanotify ? "is no move: not reported" : "shows as MOVE_FROM/TO");
+		fan ? "is no move: not reported" : "shows as MOVE_FROM/TO");
 }
