@@ -66,6 +66,17 @@ struct host_rec {
 #define REMOVAL_REC(id, wid) \
 	((struct host_rec){ WATCHQ_TYPE_META, WATCHQ_META_REMOVAL_NOTIFICATION, wid, 0, 2, \
 			    (__u64)(id), 0 })
+#define BLOCK_REC(sub, dev, sector, wid) \
+	((struct host_rec){ WATCHQ_TYPE_BLOCK_NOTIFY, WATCHQ_NOTIFY_BLOCK_ERROR_##sub, \
+			    wid, 0, 3, (dev), (sector) })
+#define SREC(sub, dev, wid, flags) \
+	((struct host_rec){ WATCHQ_TYPE_SB_NOTIFY, WATCHQ_NOTIFY_SUPERBLOCK_##sub, wid, \
+			    (flags) >> 16, 2, (dev), 0 })
+#define SERR(dev, err, wid) \
+	((struct host_rec){ WATCHQ_TYPE_SB_NOTIFY, WATCHQ_NOTIFY_SUPERBLOCK_ERROR, wid, \
+			    0, 3, (dev), (__u32)(err) })
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 #define HOST_SENTINEL_ID 255
 

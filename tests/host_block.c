@@ -15,16 +15,10 @@
 
 #include "host.h"
 
-#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
 #define DISK_BYTES	(4 << 20)
 #define FAIL_SECTOR	2048		/* 1 MiB */
 #define FAIL_SECTORS	64		/* 32 KiB */
 #define BLK		4096
-
-#define BLOCK_REC(sub, dev, sector, wid) \
-	((struct host_rec){ WATCHQ_TYPE_BLOCK_NOTIFY, WATCHQ_NOTIFY_BLOCK_ERROR_##sub, \
-			    wid, 0, 3, (dev), (sector) })
 
 struct bad_disk {
 	char dir[64];
@@ -133,7 +127,6 @@ static bool io_fails(struct bad_disk *b, bool write, __u64 sector)
 			 (unsigned long long)sector, n, n < 0 ? strerror(errno) : "short");
 	return n < 0 && errno == EIO;
 }
-
 
 #define SETUP_DISK(b) do {						\
 	int __r;							\

@@ -21,7 +21,6 @@
 #include "proto.h"
 
 #define NOBODY 65534
-#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* A client speaking the protocol by hand, to send what the library never
  * would. */

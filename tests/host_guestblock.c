@@ -47,14 +47,8 @@
 
 #include "host.h"
 
-#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define BLK 4096
 #define BLK_SECTORS (BLK / 512)
-
-#define BLOCK_REC(sub, dev, sector, wid) \
-	((struct host_rec){ WATCHQ_TYPE_BLOCK_NOTIFY, WATCHQ_NOTIFY_BLOCK_ERROR_##sub, \
-			    wid, 0, 3, (dev), (sector) })
-
 
 static int write_str(const char *path, const char *val)
 {

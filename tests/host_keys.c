@@ -17,8 +17,6 @@ struct op {
 	long ret, ret2;
 };
 
-#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
 /* Sync on the sentinel and compare what came before it. */
 #define EXPECT_RECS(f, what, ...) ({					\
 	struct host_rec __want[] = { __VA_ARGS__ }, __got[32];		\

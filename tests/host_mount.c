@@ -20,8 +20,6 @@
 
 #include "host.h"
 
-#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
 #define MREC(sub, on, aux, wid, flags) \
 	((struct host_rec){ WATCHQ_TYPE_MOUNT_NOTIFY, WATCHQ_NOTIFY_MOUNT_##sub, wid, \
 			    (flags) >> 16, 3, (on), (aux) })
@@ -107,7 +105,6 @@ static bool mfix_teardown(struct mfix *f, bool ok)
 	}
 	return ok;
 }
-
 
 /*
  * Records reflect the net change between two rereads of the tree, so the

@@ -12,16 +12,6 @@
 
 #include "host.h"
 
-#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-#define SREC(sub, dev, wid, flags) \
-	((struct host_rec){ WATCHQ_TYPE_SB_NOTIFY, WATCHQ_NOTIFY_SUPERBLOCK_##sub, wid, \
-			    (flags) >> 16, 2, (dev), 0 })
-#define SERR(dev, err, wid) \
-	((struct host_rec){ WATCHQ_TYPE_SB_NOTIFY, WATCHQ_NOTIFY_SUPERBLOCK_ERROR, wid, \
-			    0, 3, (dev), (__u32)(err) })
-
-
 WATCHQ_TEST(sb_remount_ro_rw_and_enospc)
 {
 	struct host_daemon hd = { 0 };

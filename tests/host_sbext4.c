@@ -21,15 +21,7 @@
 
 #include "host.h"
 
-#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define BLK 4096
-
-#define SREC(sub, dev, wid, flags) \
-	((struct host_rec){ WATCHQ_TYPE_SB_NOTIFY, WATCHQ_NOTIFY_SUPERBLOCK_##sub, wid, \
-			    (flags) >> 16, 2, (dev), 0 })
-#define SERR(dev, err, wid) \
-	((struct host_rec){ WATCHQ_TYPE_SB_NOTIFY, WATCHQ_NOTIFY_SUPERBLOCK_ERROR, wid, \
-			    0, 3, (dev), (__u32)(err) })
 
 struct ext4 {
 	char dir[64];		/* everything lives under it */
@@ -220,7 +212,6 @@ static int ext4_mount(struct ext4 *e, const char *file, const char *opts, int wi
 		return TEST_FAIL;
 	return TEST_PASS;
 }
-
 
 #define SETUP(e, prep, mnt) do {					\
 	int __r;							\
