@@ -118,6 +118,13 @@ void wqd_flush_wakes(struct wqd *d);
 /* watchqd.c: take everything the BPF side has produced so far. */
 void wqd_drain(struct wqd *d);
 
+/*
+ * watchqd.c: and what the mount and superblock sources' fds hold
+ * (fanotify's events).  The kernel produces records synchronously, so
+ * after this everything that preceded a request is posted.
+ */
+void wqd_catch_up(struct wqd *d);
+
 /* server.c */
 int wqd_listen(struct wqd *d);
 int wqd_accept(struct wqd *d);

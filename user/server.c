@@ -518,21 +518,6 @@ static int op_watch(struct wqd *d, struct wqd_client *c, const void *body,
 }
 
 /* Read one request; answer it.  A broken connection ends the client. */
-/*
- * Records are produced synchronously in the kernel: what preceded a
- * request is in the BPF ring buffer, or queued on the mount and superblock
- * sources' fds (fanotify's mount and error events), by the time the request
- * is read.  Take it all.
- */
-static void catch_up(struct wqd *d)
-{
-	wqd_drain(d);
-	if (d->mount)
-		watchq_mount_poll(d->mount);
-	if (d->sb)
-		watchq_sb_poll(d->sb);
-}
-
 void wqd_client_input(struct wqd *d, struct wqd_client *c)
 {
 	char buf[WATCHQ_MSG_MAX];
@@ -614,7 +599,7 @@ void wqd_client_input(struct wqd *d, struct wqd_client *c)
 		case WATCHQ_OP_UNWATCH:
 			/* what the kernel produced before the request still
 			 * reaches the watch */
-			catch_up(d);
+			wqd_catch_up(d);
 			/* fall through */
 		case WATCHQ_OP_WATCH:
 			err = op_watch(d, c, body, blen, fd >= 0, fd,
@@ -623,7 +608,7 @@ void wqd_client_input(struct wqd *d, struct wqd_client *c)
 		case WATCHQ_OP_SYNC:
 			err = blen ? -EINVAL : 0;
 			if (!err)
-				catch_up(d);
+				wqd_catch_up(d);
 			break;
 		case WATCHQ_OP_STATS:
 			if (blen) {

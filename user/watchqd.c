@@ -450,6 +450,18 @@ void wqd_drain(struct wqd *d)
 	wqd_flush_wakes(d);
 }
 
+/* The BPF hints first: a mount syscall's entry hint precedes what fanotify
+ * queues for it (user/mount.c tells automounts so), an ext4 error's
+ * tracepoint its fanotify error event. */
+void wqd_catch_up(struct wqd *d)
+{
+	wqd_drain(d);
+	if (d->mount)
+		watchq_mount_poll(d->mount);
+	if (d->sb)
+		watchq_sb_poll(d->sb);
+}
+
 static int setup_signals(struct wqd *d)
 {
 	sigset_t set;
@@ -500,18 +512,8 @@ static int serve(struct wqd *d)
 					wqd_log(d, 1, "accept: %s\n", strerror(-err));
 			} else if (tag == &d->rb) {
 				wqd_drain(d);
-			} else if (tag == &d->sb) {
-				/* hints first, as for mounts: an ext4 error's
-				 * tracepoint precedes its fanotify event */
-				wqd_drain(d);
-				watchq_sb_poll(d->sb);
-				wqd_flush_wakes(d);
-			} else if (tag == &d->mount) {
-				/* The mount hints first: a syscall's entry
-				 * hint precedes what fanotify queued for it
-				 * (user/mount.c tells automounts so). */
-				wqd_drain(d);
-				watchq_mount_poll(d->mount);
+			} else if (tag == &d->mount || tag == &d->sb) {
+				wqd_catch_up(d);
 				wqd_flush_wakes(d);
 			} else {
 				struct wqd_client *c = tag;
