@@ -49,8 +49,9 @@ enum watchq_op {
 	WATCHQ_OP_UNWATCH	= 4,
 	/* no body.  Reply body: struct watchq_msg_stats. */
 	WATCHQ_OP_STATS		= 5,
-	/* no body.  Answered once every record the BPF programs produced
-	 * before the request was read is in the ring (or counted lost). */
+	/* no body.  Answered once every record the kernel produced before
+	 * the request was read (BPF ring buffers, the fanotify queues of the
+	 * mount and superblock sources) is in the ring (or counted lost). */
 	WATCHQ_OP_SYNC		= 6,
 };
 
